@@ -44,9 +44,9 @@ class Settings(BaseSettings):
     # Retrieval
     top_k: int = 5
     candidates: int = 30
-    dense_weight: float = 0.3
+    dense_weight: float = 0.1
     bm25_weight: float = 1.0
-    rrf_k: int = 60
+    rrf_k: int = 5
     use_glossary: bool = True
 
     # Answering

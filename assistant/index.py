@@ -109,10 +109,11 @@ class IndexReport:
         return self.__dict__.copy()
 
 
-def document_key(path: Path, meta: DocumentMeta) -> str:
-    """Changes when the file or its manifest entry changes."""
+def document_key(path: Path, meta: DocumentMeta, salt: str = "") -> str:
+    """Changes when the file, its manifest entry or the salt (model and glossary) changes."""
     digest = hashlib.sha256(path.read_bytes())
     digest.update(json.dumps(meta.model_dump(), sort_keys=True).encode())
+    digest.update(salt.encode())
     return digest.hexdigest()[:16]
 
 
@@ -154,8 +155,15 @@ def build_index(settings: Settings, embedder: Embeddings | None = None) -> Index
     settings.index_dir.mkdir(parents=True, exist_ok=True)
     (settings.index_dir / "chunks").mkdir(exist_ok=True)
     state = read_state(settings)
-    if state.get("collection") != collection_name(settings) or state.get("model") != settings.embedding_model:
-        state = {"collection": collection_name(settings), "documents": {}, "retired": []}
+    glossary_key = _file_hash(settings.glossary_path)
+    if (
+        state.get("collection") != collection_name(settings)
+        or state.get("model") != settings.embedding_model
+        or state.get("glossary") != glossary_key
+    ):
+        # Embedding text includes glossary concepts: a new glossary or model means embedding everything again.
+        retired = [entry["key"] for entry in state.get("documents", {}).values()] + state.get("retired", [])
+        state = {"collection": collection_name(settings), "documents": {}, "retired": retired}
     glossary = Glossary(load_glossary(settings.glossary_path))
     collection = get_collection(settings)
     documents = load_manifest(settings)
@@ -167,7 +175,7 @@ def build_index(settings: Settings, embedder: Embeddings | None = None) -> Index
         previous = state["documents"].get(meta.id)
         path = settings.documents_dir / meta.file
         try:
-            key = document_key(path, meta)
+            key = document_key(path, meta, salt=f"{settings.embedding_model}|{glossary_key}")
         except OSError as exc:
             report.errors[meta.file] = f"{meta.file}: cannot read the file ({exc.strerror or exc})"
             if previous:
@@ -202,6 +210,7 @@ def build_index(settings: Settings, embedder: Embeddings | None = None) -> Index
     new_state = {
         "collection": collection_name(settings),
         "model": settings.embedding_model,
+        "glossary": glossary_key,
         "documents": new_docs,
         "retired": retiring,
         "built_at": time.time(),
@@ -210,6 +219,10 @@ def build_index(settings: Settings, embedder: Embeddings | None = None) -> Index
     report.total_chunks = sum(entry["chunks"] for entry in new_docs.values())
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _file_hash(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.exists() else ""
 
 
 def _chunk_file(settings: Settings, key: str) -> Path:

@@ -41,6 +41,7 @@ LANGUAGES = tuple(_STEMMER_NAMES)
 _WORD = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*", re.UNICODE)
 MIN_COMPOUND_PART = 5
 CONCEPT_PREFIX = "§"
+CONCEPT_QUERY_WEIGHT = 2
 
 
 @lru_cache(maxsize=8)
@@ -94,17 +95,22 @@ class Glossary:
 
     def find(self, text: str) -> set[str]:
         """Ids of the concepts a text mentions."""
+        return set(self.occurrences(text))
+
+    def occurrences(self, text: str) -> list[str]:
+        """Concept ids, once per mention (a text about dementia throughout names it often)."""
         tokens = words(text)
-        found: set[str] = set()
+        found: list[str] = []
         for token in tokens:
-            found |= self._stem_index.get(token, set())
+            concepts = set(self._stem_index.get(token, set()))
             for language in LANGUAGES:
-                found |= self._stem_index.get(_stemmer(language).stemWord(token), set())
-            found |= self._compound_concepts(token)
+                concepts |= self._stem_index.get(_stemmer(language).stemWord(token), set())
+            concepts |= self._compound_concepts(token)
+            found.extend(sorted(concepts))
         joined = " " + " ".join(tokens) + " "
         for phrase, concept_ids in self._phrases.items():
-            if " " + " ".join(phrase) + " " in joined:
-                found |= concept_ids
+            needle = " " + " ".join(phrase) + " "
+            found.extend(sorted(concept_ids) * joined.count(needle))
         return found
 
     def _compound_concepts(self, token: str) -> set[str]:
@@ -126,7 +132,7 @@ def document_tokens(text: str, language: str, glossary: Glossary | None) -> list
     """BM25 tokens for a passage: its stems plus the concepts it mentions."""
     tokens = stems(content_words(text, language), language)
     if glossary is not None:
-        tokens += [CONCEPT_PREFIX + cid for cid in sorted(glossary.find(text))]
+        tokens += [CONCEPT_PREFIX + cid for cid in glossary.occurrences(text)]
     return tokens
 
 
@@ -136,7 +142,8 @@ def query_tokens(text: str, language: str, concepts: Iterable[str]) -> list[str]
     tokens: set[str] = set()
     for lang in LANGUAGES:
         tokens.update(stems(content, lang))
-    return sorted(tokens) + [CONCEPT_PREFIX + cid for cid in sorted(concepts)]
+    # Concepts count double: they are what carries meaning across languages.
+    return sorted(tokens) + [CONCEPT_PREFIX + cid for cid in sorted(concepts)] * CONCEPT_QUERY_WEIGHT
 
 
 class BM25Index:

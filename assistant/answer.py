@@ -1,0 +1,438 @@
+"""Answer: a grounded, cited answer in the asker's language, or an honest refusal.
+
+Public entry point: :class:`Assistant` and its :meth:`Assistant.answer`, which the
+CLI, the web service, the staff console and the evals all call.
+
+The order of decisions, each a reason not to go further:
+
+1. personal data is redacted first, so nothing after this step sees it;
+2. crisis (emergency numbers first), prompt injection and off-topic requests;
+3. retrieval, then *answerability*: a question asking for a fact plans never
+   hold (a price, a waiting time, a phone number) is answered only if a passage
+   holds such a fact; a question naming a place the knowledge base does not know,
+   or whose informative words no passage covers, gets ``not_found``;
+4. composition: the most relevant sentences or list items, wording kept as in
+   the source, each with its citation marker, grouped under the plan and period
+   they come from; then the sources and the pointer to the municipality.
+
+No language model is needed (``answer_mode="composed"``). ``answer_mode="llm"``
+asks an OpenAI-compatible model through LangChain to write from the same
+numbered passages; if that fails, the composed answer is returned.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import time
+import unicodedata
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from assistant import privacy, safety
+from assistant.config import Settings
+from assistant.contract import Answer, Citation, Language, Passage
+from assistant.knowledge import prompt
+from assistant.language import detect_language
+from assistant.lexical import LANGUAGES, content_words, stems, words
+from assistant.retrieve import Retrieval, Retriever
+
+log = logging.getLogger(__name__)
+
+LEXICON_DIR = Path(__file__).parent / "lexicons"
+COUNTRY_OF_LANGUAGE = {"da": "DK", "sv": "SE", "nb": "NO"}
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-ZÆØÅÄÖ0-9“\"(])")
+
+
+class QuestionError(ValueError):
+    """The question cannot be processed (empty or too long); the message says why."""
+
+
+@dataclass
+class _Statement:
+    text: str
+    passage: Passage
+    score: float
+    order: int
+
+
+@dataclass
+class Trace:
+    """Why an answer came out as it did (shown in the staff console)."""
+
+    retrieval: Retrieval | None = None
+    intent: str = ""
+    relevance: float = 0.0
+    reason: str = ""
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+class Assistant:
+    """Holds the loaded retriever; answers many questions."""
+
+    def __init__(self, settings: Settings, retriever: Retriever | None = None) -> None:
+        self.settings = settings
+        self.retriever = retriever or Retriever(settings)
+        self._answerability = _load_answerability()
+
+    def answer(
+        self,
+        question: str,
+        municipality: str | None = None,
+        history: list[dict[str, Any]] | None = None,
+        settings: Settings | None = None,
+    ) -> Answer:
+        """Answer one question. See :meth:`answer_with_trace`."""
+        return self.answer_with_trace(question, municipality, history, settings)[0]
+
+    def answer_with_trace(
+        self,
+        question: str,
+        municipality: str | None = None,
+        history: list[dict[str, Any]] | None = None,
+        settings: Settings | None = None,
+    ) -> tuple[Answer, Trace]:
+        """Answer one question and say why.
+
+        Args:
+            question: what the citizen typed (personal data is removed before anything else).
+            municipality: restrict the sources to this municipality's documents.
+            history: earlier turns ``[{"role", "content"}]``; used only to resolve a short follow-up.
+            settings: per-call overrides (the staff console's comparisons).
+        """
+        cfg = settings or self.settings
+        started = time.perf_counter()
+        trace = Trace()
+        redacted, matches = privacy.redact(question or "")
+        text = redacted.strip()
+        if not text:
+            raise QuestionError("The question is empty.")
+        if len(text) > cfg.max_question_chars:
+            raise QuestionError(f"The question is longer than {cfg.max_question_chars} characters.")
+        language = detect_language(_without_placeholders(text))
+        pii = bool(matches)
+        trace.intent = safety.classify(text)
+
+        def finish(status: str, body: str, citations: list[Citation]) -> tuple[Answer, Trace]:
+            if pii:
+                body = prompt(cfg, language, "pii_warning") + "\n\n" + body
+            answer = Answer(
+                id=uuid.uuid4().hex,
+                question=redacted,
+                status=status,  # type: ignore[arg-type]
+                language=language,
+                answer=body,
+                citations=citations,
+                pii_detected=pii,
+                latency_ms=round((time.perf_counter() - started) * 1000, 2),
+            )
+            return answer, trace
+
+        if trace.intent == "crisis":
+            return finish("crisis", self._crisis_text(cfg, language, municipality), [])
+        if trace.intent in ("injection", "off_topic"):
+            return finish("refused", prompt(cfg, language, "refused"), [])
+
+        search_text = _with_follow_up_context(text, history)
+        retrieval = self.retriever.search(
+            _without_placeholders(search_text), municipality=municipality, language=language, settings=cfg
+        )
+        trace.retrieval = retrieval
+        verdict = self._answerability_verdict(search_text, language, retrieval.passages, retrieval.concepts, cfg)
+        trace.relevance, trace.reason = verdict.relevance, verdict.reason
+        if not verdict.answerable:
+            return finish("not_found", self._not_found_text(cfg, language, municipality), [])
+
+        statements = self._select_statements(search_text, language, retrieval.passages, retrieval.concepts, cfg)
+        if not statements:
+            trace.reason = "no statement in the passages matches the question"
+            return finish("not_found", self._not_found_text(cfg, language, municipality), [])
+        body, citations = self._compose(cfg, language, statements, municipality)
+        if cfg.answer_mode == "llm":
+            body = self._llm_body(cfg, language, search_text, citations) or body
+        return finish("answered", body, citations)
+
+    # -- decisions ---------------------------------------------------------
+
+    def _answerability_verdict(
+        self, question: str, language: str, passages: list[Passage], concepts: list[str], cfg: Settings
+    ) -> _Verdict:
+        if not passages:
+            return _Verdict(False, 0.0, "no passage retrieved")
+        folded = fold(question)
+        top_texts = [p.text for p in passages[:3]]
+        for name, rule in self._answerability["fact_requests"].items():
+            if rule.cue.search(folded) and not any(rule.evidence.search(fold(t)) for t in top_texts):
+                return _Verdict(False, 0.0, f"asks for a {name.replace('_', ' ')}, which the plans do not give")
+        unknown_place = self._unknown_place(question)
+        if unknown_place:
+            return _Verdict(False, 0.0, f"names {unknown_place!r}, which no document mentions")
+        relevance = self._relevance(question, language, passages[:3], concepts)
+        if relevance < cfg.min_relevance:
+            return _Verdict(False, relevance, f"relevance {relevance:.2f} below {cfg.min_relevance}")
+        return _Verdict(True, relevance, "answerable")
+
+    def _unknown_place(self, question: str) -> str | None:
+        """A capitalised name after a preposition ('i Malmö', 'in Stockholm') that no document mentions."""
+        vocabulary = self._vocabulary()
+        known = self._answerability["known_place_words"]
+        for match in re.finditer(r"\b(?:i|in|på|på|for|för|from|fra|från|til|till|at)\s+([A-ZÆØÅÄÖ][\w-]{2,})", question):
+            name = match.group(1).lower()
+            if name not in vocabulary and name not in known and fold(name) not in known:
+                return match.group(1)
+        return None
+
+    def _vocabulary(self) -> frozenset[str]:
+        self._chunk_units()
+        return self._vocabulary_words
+
+    def _relevance(self, question: str, language: str, passages: list[Passage], concepts: list[str]) -> float:
+        """Share of the question's informative, known units found in the best passage (IDF-weighted).
+
+        Units are the question's stems that occur somewhere in the knowledge base
+        plus its glossary concepts. Words the knowledge base never uses are
+        left out: in a cross-language question they are usually just the asker's
+        language, not the topic.
+        """
+        units = self._question_units(question, language, concepts)
+        if not units:
+            return 0.0
+        best = 0.0
+        for passage in passages:
+            passage_units = self._passage_units(passage)
+            covered = sum(weight for unit, weight in units.items() if unit & passage_units)
+            best = max(best, covered / sum(units.values()))
+        return round(best, 3)
+
+    def _question_units(self, question: str, language: str, concepts: Iterable[str]) -> dict[frozenset[str], float]:
+        idf = self._idf()
+        units: dict[frozenset[str], float] = {}
+        concept_set = set(concepts)
+        for word in content_words(question, language):
+            forms = frozenset(stems([word], lang)[0] for lang in LANGUAGES)
+            weight = max((idf.get(f, 0.0) for f in forms), default=0.0)
+            word_concepts = self.retriever.glossary.find(word) & concept_set
+            if word_concepts:
+                forms = forms | {"§" + c for c in word_concepts}
+                weight = max(weight, max(idf.get("§" + c, 0.0) for c in word_concepts))
+            if weight > 0:
+                units[forms] = max(units.get(forms, 0.0), weight)
+        return units
+
+    def _passage_units(self, passage: Passage) -> set[str]:
+        return self._chunk_units().get(passage.chunk_id, set())
+
+    def _chunk_units(self) -> dict[str, set[str]]:
+        key = len(self.retriever.chunks), id(self.retriever.chunks)
+        if getattr(self, "_units_key", None) != key:
+            glossary = self.retriever.glossary
+            self._units = {
+                c.id: set(stems(content_words(c.search_text, c.language), c.language))
+                | {s for lang in LANGUAGES for s in stems(content_words(c.search_text, c.language), lang)}
+                | {"§" + cid for cid in glossary.find(c.search_text)}
+                for c in self.retriever.chunks
+            }
+            counts: dict[str, int] = {}
+            for units in self._units.values():
+                for unit in units:
+                    counts[unit] = counts.get(unit, 0) + 1
+            n = max(len(self._units), 1)
+            self._idf_values = {u: math.log(1 + n / c) for u, c in counts.items()}
+            self._vocabulary_words = frozenset(w for c in self.retriever.chunks for w in words(c.search_text))
+            self._units_key = key
+        return self._units
+
+    def _idf(self) -> dict[str, float]:
+        self._chunk_units()
+        return self._idf_values
+
+    # -- composition -------------------------------------------------------
+
+    def _select_statements(
+        self, question: str, language: str, passages: list[Passage], concepts: list[str], cfg: Settings
+    ) -> list[_Statement]:
+        units = self._question_units(question, language, concepts)
+        glossary = self.retriever.glossary
+        candidates: list[_Statement] = []
+        order = 0
+        for rank, passage in enumerate(passages, start=1):
+            for statement in split_statements(passage.text):
+                order += 1
+                statement_units = set(stems(content_words(statement, passage.language), passage.language))
+                statement_units |= {
+                    s for lang in LANGUAGES for s in stems(content_words(statement, passage.language), lang)
+                }
+                statement_units |= {"§" + cid for cid in glossary.find(statement)}
+                overlap = sum(weight for unit, weight in units.items() if unit & statement_units)
+                if overlap <= 0:
+                    continue
+                # Earlier passages ranked better; a small prior keeps their statements first on ties.
+                score = overlap + 0.15 / rank
+                candidates.append(_Statement(statement, passage, score, order))
+        best = max((c.score for c in candidates), default=0.0)
+        chosen: list[_Statement] = []
+        seen: set[str] = set()
+        for candidate in sorted(candidates, key=lambda c: (-c.score, c.order)):
+            key = re.sub(r"\W+", " ", candidate.text.casefold()).strip()
+            if key in seen or candidate.score < 0.35 * best:
+                continue
+            seen.add(key)
+            chosen.append(candidate)
+            if len(chosen) >= cfg.max_statements:
+                break
+        return chosen
+
+    def _compose(
+        self, cfg: Settings, language: Language, statements: list[_Statement], municipality: str | None
+    ) -> tuple[str, list[Citation]]:
+        numbers: dict[str, int] = {}
+        citations: list[Citation] = []
+        for statement in statements:
+            passage = statement.passage
+            if passage.chunk_id not in numbers:
+                numbers[passage.chunk_id] = len(numbers) + 1
+                citations.append(
+                    Citation(
+                        n=numbers[passage.chunk_id],
+                        document=passage.document,
+                        title=passage.title,
+                        municipality=passage.municipality,
+                        section=passage.section,
+                        period=passage.period,
+                        url=passage.url,
+                        text=passage.text,
+                    )
+                )
+        by_document: dict[str, list[_Statement]] = {}
+        for statement in statements:
+            by_document.setdefault(statement.passage.document, []).append(statement)
+        parts = [prompt(cfg, language, "lead_answered")]
+        for group in by_document.values():
+            first = group[0].passage
+            title = _source_name(cfg, language, first)
+            key = "source_says" if first.period else "source_says_no_period"
+            lines = [prompt(cfg, language, key, title=title, period=first.period or "")]
+            for statement in sorted(group, key=lambda s: s.order):
+                lines.append(f"- {_strip_marker(statement.text)} [{numbers[statement.passage.chunk_id]}]")
+            parts.append("\n".join(lines))
+        parts.append(prompt(cfg, language, "intentions_note"))
+        source_lines = [prompt(cfg, language, "sources_heading") + ":"]
+        for citation in citations:
+            source_lines.append(_source_line(cfg, language, citation))
+        parts.append("\n".join(source_lines))
+        parts.append(self._pointer(cfg, language, municipality, citations))
+        return "\n\n".join(parts), citations
+
+    def _pointer(self, cfg: Settings, language: str, municipality: str | None, citations: list[Citation]) -> str:
+        named = municipality or next(iter({c.municipality for c in citations if c.municipality}), None)
+        if named and len({c.municipality for c in citations}) == 1:
+            return prompt(cfg, language, "municipality_pointer_named", municipality=named)
+        return prompt(cfg, language, "municipality_pointer")
+
+    def _not_found_text(self, cfg: Settings, language: str, municipality: str | None) -> str:
+        return prompt(cfg, language, "not_found")
+
+    def _crisis_text(self, cfg: Settings, language: str, municipality: str | None) -> str:
+        country = None
+        if municipality:
+            country = next(
+                (c.country for c in self.retriever.chunks if (c.municipality or "").casefold() == municipality.casefold()),
+                None,
+            )
+        country = country or COUNTRY_OF_LANGUAGE.get(language)
+        return prompt(cfg, language, f"crisis_{country}" if country else "crisis_all")
+
+    def _llm_body(self, cfg: Settings, language: str, question: str, citations: list[Citation]) -> str | None:
+        from assistant.llm import write_answer
+
+        try:
+            return write_answer(cfg, prompt(cfg, language, "llm_system_prompt"), question, citations)
+        except Exception as exc:  # any backend failure falls back to the composed answer
+            log.warning("LLM answer failed, using the composed answer: %s", type(exc).__name__)
+            return None
+
+
+@dataclass
+class _Verdict:
+    answerable: bool
+    relevance: float
+    reason: str
+
+
+@dataclass
+class _FactRule:
+    cue: re.Pattern[str]
+    evidence: re.Pattern[str]
+
+
+def _load_answerability() -> dict[str, Any]:
+    raw = yaml.safe_load((LEXICON_DIR / "answerability.yaml").read_text(encoding="utf-8"))
+    rules = {
+        name: _FactRule(
+            cue=re.compile(r"\b(?:" + "|".join(fold(c) for c in spec["cues"]) + r")\b"),
+            evidence=re.compile("|".join(fold(e) for e in spec["evidence"])),
+        )
+        for name, spec in raw["fact_requests"].items()
+    }
+    return {"fact_requests": rules, "known_place_words": {fold(w) for w in raw["known_place_words"]}}
+
+
+def fold(text: str) -> str:
+    """Lower-case and fold Nordic letters so 'kö', 'ko' and 'KÖ' compare equal."""
+    text = text.casefold().replace("æ", "ae").replace("ø", "o").replace("å", "a")
+    return "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
+
+
+def split_statements(text: str) -> list[str]:
+    """Sentences and list items of a passage, each verbatim."""
+    out: list[str] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.endswith(":") and len(line) < 40:
+            continue
+        if line.startswith("• ") or re.match(r"^\d{1,2}\. ", line):
+            out.append(line)
+            continue
+        out.extend(part.strip() for part in _SENTENCE_END.split(line) if len(part.strip()) > 15)
+    return out
+
+
+def _strip_marker(statement: str) -> str:
+    return re.sub(r"^•\s+", "", statement)
+
+
+def _without_placeholders(text: str) -> str:
+    return re.sub(r"\[[a-z_]+\]", " ", text)
+
+
+def _with_follow_up_context(question: str, history: list[dict[str, Any]] | None) -> str:
+    """A very short follow-up ('and in Sweden?') borrows the previous user question's words."""
+    if not history or len(words(question)) > 4:
+        return question
+    previous = [t.get("content", "") for t in history if t.get("role") == "user" and t.get("content")]
+    if not previous:
+        return question
+    earlier, _ = privacy.redact(str(previous[-1]))
+    return f"{earlier} {question}"
+
+
+def _source_name(cfg: Settings, language: str, passage: Passage) -> str:
+    return passage.title
+
+
+def _source_line(cfg: Settings, language: str, citation: Citation) -> str:
+    parts = [
+        citation.title,
+        citation.municipality or prompt(cfg, language, "municipality_unknown"),
+        citation.section,
+        citation.period or prompt(cfg, language, "period_unknown"),
+    ]
+    if citation.url:
+        parts.append(citation.url)
+    return f"[{citation.n}] " + " — ".join(p for p in parts if p)

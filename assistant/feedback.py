@@ -1,0 +1,153 @@
+"""What citizens asked and what they thought of the answers, in SQLite.
+
+Staff use this to find gaps (questions answered ``not_found``) and answers
+people found unhelpful. Nothing personal is stored: questions arrive already
+redacted by the assistant and are redacted once more here, and feedback
+comments are redacted before they touch the database.
+
+Each call opens its own connection, so one ``FeedbackStore`` can be shared by
+the threads of a web server.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from assistant.contract import Answer
+from assistant.privacy import redact
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS answers (
+    id           TEXT PRIMARY KEY,
+    question     TEXT NOT NULL,
+    status       TEXT NOT NULL,
+    language     TEXT NOT NULL,
+    municipality TEXT,
+    pii_detected INTEGER NOT NULL DEFAULT 0,
+    latency_ms   REAL NOT NULL DEFAULT 0,
+    created_at   TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS answers_status ON answers(status);
+CREATE TABLE IF NOT EXISTS feedback (
+    id         TEXT PRIMARY KEY,
+    answer_id  TEXT NOT NULL REFERENCES answers(id),
+    helpful    INTEGER NOT NULL,
+    comment    TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS feedback_answer ON feedback(answer_id);
+"""
+
+
+class UnknownAnswerError(LookupError):
+    """Feedback names an answer this store never recorded."""
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _clean(text: str | None) -> str | None:
+    """Redact personal data; empty or whitespace-only text becomes None."""
+    if text is None or not text.strip():
+        return None
+    redacted, _matches = redact(text.strip())
+    return redacted
+
+
+class FeedbackStore:
+    """Answered questions and feedback on them, in one SQLite file."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as conn:
+            conn.executescript(_SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        conn = sqlite3.connect(self.path, timeout=10.0)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA foreign_keys = ON")
+        # Deleted rows are overwritten, so removed text does not linger in the file.
+        conn.execute("PRAGMA secure_delete = ON")
+        try:
+            with conn:  # commit on success, roll back on error
+                yield conn
+        finally:
+            conn.close()
+
+    def record_answer(self, answer: Answer, municipality: str | None) -> None:
+        """Store one answered question (its redacted text and outcome)."""
+        question = _clean(answer.question) or ""
+        with self._connect() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO answers"
+                " (id, question, status, language, municipality, pii_detected, latency_ms, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    answer.id,
+                    question,
+                    answer.status,
+                    answer.language,
+                    municipality,
+                    int(answer.pii_detected),
+                    float(answer.latency_ms),
+                    _now(),
+                ),
+            )
+
+    def has_answer(self, answer_id: str) -> bool:
+        with self._connect() as conn:
+            row = conn.execute("SELECT 1 FROM answers WHERE id = ?", (answer_id,)).fetchone()
+        return row is not None
+
+    def add_feedback(self, answer_id: str, helpful: bool, comment: str | None = None) -> str:
+        """Store a thumbs up/down with an optional comment (redacted); return its id.
+
+        Raises ``UnknownAnswerError`` when ``answer_id`` was never recorded.
+        """
+        feedback_id = uuid.uuid4().hex
+        cleaned = _clean(comment)
+        with self._connect() as conn:
+            if conn.execute("SELECT 1 FROM answers WHERE id = ?", (answer_id,)).fetchone() is None:
+                raise UnknownAnswerError(answer_id)
+            conn.execute(
+                "INSERT INTO feedback (id, answer_id, helpful, comment, created_at) VALUES (?, ?, ?, ?, ?)",
+                (feedback_id, answer_id, int(bool(helpful)), cleaned, _now()),
+            )
+        return feedback_id
+
+    def feedback(self, helpful: bool | None = None) -> list[dict[str, Any]]:
+        """Feedback, newest first, with the question and outcome it is about."""
+        sql = (
+            "SELECT f.id, f.answer_id, f.helpful, f.comment, f.created_at,"
+            " a.question, a.status, a.language, a.municipality"
+            " FROM feedback f JOIN answers a ON a.id = f.answer_id"
+        )
+        params: tuple[Any, ...] = ()
+        if helpful is not None:
+            sql += " WHERE f.helpful = ?"
+            params = (int(helpful),)
+        sql += " ORDER BY f.created_at DESC, f.rowid DESC"
+        with self._connect() as conn:
+            rows = conn.execute(sql, params).fetchall()
+        return [{**dict(row), "helpful": bool(row["helpful"])} for row in rows]
+
+    def answers(self, status: str | None = None) -> list[dict[str, Any]]:
+        """Recorded questions, newest first; ``status='not_found'`` lists the gaps."""
+        sql = "SELECT id, question, status, language, municipality, pii_detected, latency_ms, created_at FROM answers"
+        params: tuple[Any, ...] = ()
+        if status is not None:
+            sql += " WHERE status = ?"
+            params = (status,)
+        sql += " ORDER BY created_at DESC, rowid DESC"
+        with self._connect() as conn:
+            rows = conn.execute(sql, params).fetchall()
+        return [{**dict(row), "pii_detected": bool(row["pii_detected"])} for row in rows]

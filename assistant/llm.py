@@ -1,0 +1,47 @@
+"""Optional LLM answer mode (``CARE_ANSWER_MODE=llm``) through LangChain.
+
+The model writes from the same numbered passages the composed answer cites.
+Its text is accepted only if every statement line carries a citation marker
+that exists; otherwise the caller falls back to the composed answer, so a
+statement without a source never reaches a citizen.
+"""
+
+from __future__ import annotations
+
+import re
+
+from assistant.config import Settings
+from assistant.contract import Citation
+
+
+class UnsupportedLLMAnswer(ValueError):
+    """The model's answer cited nothing, or cited a passage that does not exist."""
+
+
+def write_answer(settings: Settings, system_prompt: str, question: str, citations: list[Citation]) -> str:
+    """Ask the configured chat model for an answer grounded in the numbered passages."""
+    from langchain_core.messages import HumanMessage, SystemMessage
+    from langchain_openai import ChatOpenAI
+
+    model = ChatOpenAI(
+        model=settings.llm_model,
+        base_url=settings.llm_base_url,
+        api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else "not-set",
+        timeout=settings.llm_timeout_s,
+        max_retries=0,
+        temperature=0,
+    )
+    passages = "\n\n".join(f"[{c.n}] {c.title} — {c.section} — {c.period or ''}\n{c.text}" for c in citations)
+    reply = model.invoke(
+        [SystemMessage(content=system_prompt), HumanMessage(content=f"Passages:\n{passages}\n\nQuestion: {question}")]
+    )
+    text = str(reply.content).strip()
+    check_grounded(text, {c.n for c in citations})
+    return text
+
+
+def check_grounded(text: str, numbers: set[int]) -> None:
+    """Every paragraph must cite, and only passages that exist."""
+    markers = {int(m) for m in re.findall(r"\[(\d+)\]", text)}
+    if not markers or not markers <= numbers:
+        raise UnsupportedLLMAnswer("the model's answer cites no passage or a passage that does not exist")
