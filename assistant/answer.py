@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 LEXICON_DIR = Path(__file__).parent / "lexicons"
 COUNTRY_OF_LANGUAGE = {"da": "DK", "sv": "SE", "nb": "NO"}
+LEADING_PASSAGES = 5
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-ZÆØÅÄÖ0-9“\"(])")
 
 
@@ -165,7 +166,8 @@ class Assistant:
     ) -> _Verdict:
         if not passages:
             return _Verdict(False, 0.0, "no passage retrieved")
-        folded = fold(question)
+        # "Ring mig på [phone]" shares the asker's contact details; it does not ask for ours.
+        folded = fold(_without_shared_contact(question))
         top_texts = [p.text for p in passages[:3]]
         for name, rule in self._answerability["fact_requests"].items():
             if rule.cue.search(folded) and not any(rule.evidence.search(fold(t)) for t in top_texts):
@@ -182,11 +184,19 @@ class Assistant:
         """A capitalised name after a preposition ('i Malmö', 'in Stockholm') that no document mentions."""
         vocabulary = self._vocabulary()
         known = self._answerability["known_place_words"]
-        for match in re.finditer(r"\b(?:i|in|på|på|for|för|from|fra|från|til|till|at)\s+([A-ZÆØÅÄÖ][\w-]{2,})", question):
-            name = match.group(1).lower()
-            if name not in vocabulary and name not in known and fold(name) not in known:
-                return match.group(1)
+        names = [m.group(1) for m in re.finditer(r"\b(?:i|in|på|for|för|from|fra|från|til|till|at)\s+([A-ZÆØÅÄÖ][\w-]{2,})", question)]
+        unknown = [n for n in names if not self._is_known_name(n.lower(), vocabulary, known)]
+        # "my brother lives in Jylland, can he get a place in Slagelse?" names a known place too.
+        if unknown and len(unknown) == len(names):
+            return unknown[0]
         return None
+
+    @staticmethod
+    def _is_known_name(name: str, vocabulary: frozenset[str], known: set[str]) -> bool:
+        if name in vocabulary or name in known or fold(name) in known:
+            return True
+        stem = name[:-1] if name.endswith("s") else name  # genitive: "Slagelses", "Östersunds"
+        return len(stem) >= 4 and any(word.startswith(stem) for word in vocabulary)
 
     def _vocabulary(self) -> frozenset[str]:
         self._chunk_units()
@@ -214,13 +224,15 @@ class Assistant:
         idf = self._idf()
         units: dict[frozenset[str], float] = {}
         concept_set = set(concepts)
+        for concept in concept_set:
+            weight = idf.get("§" + concept, 0.0)
+            if weight > 0:
+                units[frozenset({"§" + concept})] = weight
         for word in content_words(question, language):
+            if self.retriever.glossary.find(word) & concept_set:
+                continue  # the concept already stands for this word, in every language
             forms = frozenset(stems([word], lang)[0] for lang in LANGUAGES)
             weight = max((idf.get(f, 0.0) for f in forms), default=0.0)
-            word_concepts = self.retriever.glossary.find(word) & concept_set
-            if word_concepts:
-                forms = forms | {"§" + c for c in word_concepts}
-                weight = max(weight, max(idf.get("§" + c, 0.0) for c in word_concepts))
             if weight > 0:
                 units[forms] = max(units.get(forms, 0.0), weight)
         return units
@@ -278,9 +290,22 @@ class Assistant:
         best = max((c.score for c in candidates), default=0.0)
         chosen: list[_Statement] = []
         seen: set[str] = set()
-        for candidate in sorted(candidates, key=lambda c: (-c.score, c.order)):
+        # Retrieval's ranking is the better judge of which passages matter, so the best
+        # statement of each of the top passages comes first; the rest fill by score.
+        leaders: dict[str, _Statement] = {}
+        for candidate in candidates:
+            chunk_id = candidate.passage.chunk_id
+            if candidate.passage.rank <= LEADING_PASSAGES and (
+                chunk_id not in leaders or candidate.score > leaders[chunk_id].score
+            ):
+                leaders[chunk_id] = candidate
+        ordered = sorted(leaders.values(), key=lambda c: c.passage.rank) + sorted(
+            candidates, key=lambda c: (-c.score, c.order)
+        )
+        for candidate in ordered:
             key = re.sub(r"\W+", " ", candidate.text.casefold()).strip()
-            if key in seen or candidate.score < 0.35 * best:
+            is_leader = leaders.get(candidate.passage.chunk_id) is candidate
+            if key in seen or (candidate.score < 0.35 * best and not is_leader):
                 continue
             seen.add(key)
             chosen.append(candidate)
@@ -405,6 +430,13 @@ def split_statements(text: str) -> list[str]:
 
 def _strip_marker(statement: str) -> str:
     return re.sub(r"^•\s+", "", statement)
+
+
+def _without_shared_contact(text: str) -> str:
+    """Drop the clause in which the asker gives their own phone number or e-mail."""
+    if not re.search(r"\[(phone|email)\]", text):
+        return text
+    return re.sub(r"[^.?!:;]*\[(?:phone|email)\][^.?!:;,]*", " ", text)
 
 
 def _without_placeholders(text: str) -> str:

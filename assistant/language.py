@@ -36,7 +36,36 @@ def detect_language(text: str, default: LanguageCode = "en") -> LanguageCode:
         totals[code] = totals.get(code, 0.0) + confidence.value
     if not totals:
         return default
-    return max(totals, key=lambda code: totals[code])
+    best = max(totals, key=lambda code: totals[code])
+    marked, margin = _marker_vote(text)
+    if marked and (totals[best] < _SURE or margin >= 2):
+        return marked
+    return best
+
+
+# lingua is unsure on short Danish/Norwegian/Swedish questions that share most
+# words; a few function words only one of the languages uses settle it.
+_SURE = 0.9
+_MARKERS: dict[LanguageCode, frozenset[str]] = {
+    "da": frozenset("hvad mig dig sig af efter nogen noget gør gøre hjælp bliver sker lige nu meget mere sådan hende jer "
+                    "ældre hjemmehjælp hjemmepleje vores jeres øvrigt børn børnene hvornår hvilke".split()),
+    "nb": frozenset("hva meg deg seg av etter noen noe gjør gjøre hjelp blir skjer nå mye mer slik henne dere eldre "
+                    "hjemmehjelp hjemmetjeneste ikkje kva korleis vår våre".split()),
+    "sv": frozenset("och jag inte är vad hur mig dig sig av efter någon något gör göra hjälp blir händer nu mycket "
+                    "mer sådan henne ni äldre hemtjänst vår våra också".split()),
+    "en": frozenset("the what how will does do is are my mum dad can could would should there their they "
+                    "who which when why with for about".split()),
+}
+
+
+def _marker_vote(text: str) -> tuple[LanguageCode | None, int]:
+    tokens = [t.strip(".,!?;:()\"'").lower() for t in text.split()]
+    votes = {code: sum(t in markers for t in tokens) for code, markers in _MARKERS.items()}
+    # Words shared by two languages (mig: da+sv, av: nb+sv) count for both; only a clear winner decides.
+    ranked = sorted(votes.items(), key=lambda item: -item[1])
+    if ranked[0][1] > 0 and ranked[0][1] > ranked[1][1]:
+        return ranked[0][0], ranked[0][1] - ranked[1][1]
+    return None, 0
 
 
 def warm_up() -> None:
