@@ -184,7 +184,10 @@ class Assistant:
         """A capitalised name after a preposition ('i Malmö', 'in Stockholm') that no document mentions."""
         vocabulary = self._vocabulary()
         known = self._answerability["known_place_words"]
-        names = [m.group(1) for m in re.finditer(r"\b(?:i|in|på|for|för|from|fra|från|til|till|at)\s+([A-ZÆØÅÄÖ][\w-]{2,})", question)]
+        names = [
+            m.group(1)
+            for m in re.finditer(r"\b(?:i|in|på|for|för|from|fra|från|til|till|at)\s+([A-ZÆØÅÄÖ][\w-]{2,})", question)
+        ]
         unknown = [n for n in names if not self._is_known_name(n.lower(), vocabulary, known)]
         # "my brother lives in Jylland, can he get a place in Slagelse?" names a known place too.
         if unknown and len(unknown) == len(names):
@@ -367,7 +370,11 @@ class Assistant:
         country = None
         if municipality:
             country = next(
-                (c.country for c in self.retriever.chunks if (c.municipality or "").casefold() == municipality.casefold()),
+                (
+                    c.country
+                    for c in self.retriever.chunks
+                    if (c.municipality or "").casefold() == municipality.casefold()
+                ),
                 None,
             )
         country = country or COUNTRY_OF_LANGUAGE.get(language)
@@ -419,7 +426,7 @@ def split_statements(text: str) -> list[str]:
     out: list[str] = []
     for line in text.splitlines():
         line = line.strip()
-        if not line or line.endswith(":") and len(line) < 40:
+        if not line or (line.endswith(":") and len(line) < 40):
             continue
         if line.startswith("• ") or re.match(r"^\d{1,2}\. ", line):
             out.append(line)

@@ -116,7 +116,6 @@ def cmd_index(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_add(settings: Settings, args: argparse.Namespace) -> int:
     from assistant.contract import DocumentMeta
-    from assistant.index import build_index
     from assistant.knowledge import add_document
 
     meta = DocumentMeta(
@@ -131,7 +130,7 @@ def cmd_add(settings: Settings, args: argparse.Namespace) -> int:
         url=args.url,
     )
     add_document(settings, args.file.read_bytes(), meta)
-    return cmd_index(settings, argparse.Namespace(json=False)) if build_index else 0
+    return cmd_index(settings, argparse.Namespace(json=False))
 
 
 def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
@@ -187,8 +186,7 @@ def cmd_eval_retrieval(settings: Settings, args: argparse.Namespace) -> int:
     languages = _document_languages(settings)
 
     def search(case: EvalCase) -> list[Any]:
-        lang = case.language if case.language in ("da", "sv", "nb", "en") else None
-        return retriever.search(case.question, k=args.k, municipality=case.municipality, language=lang).passages
+        return retriever.search(case.question, k=args.k, municipality=case.municipality).passages
 
     ours = run_retrieval_eval(cases, search, languages, k=args.k, out=args.out)
     tables = {"hybrid": ours}
@@ -212,7 +210,7 @@ def cmd_eval_retrieval(settings: Settings, args: argparse.Namespace) -> int:
 
 def _print_retrieval_tables(tables: dict[str, dict[str, dict[str, float]]], k: int) -> None:
     groups = sorted({g for table in tables.values() for g in table}, key=lambda g: (g != "all", g))
-    header = f"{'group':<12}{'n':>5}" + "".join(f"{name + f' hit@1':>24}{f'hit@{k}':>8}{'MRR':>7}" for name in tables)
+    header = f"{'group':<12}{'n':>5}" + "".join(f"{name + ' hit@1':>24}{f'hit@{k}':>8}{'MRR':>7}" for name in tables)
     print(header)
     for group in groups:
         n = next((table[group]["n"] for table in tables.values() if group in table), 0)

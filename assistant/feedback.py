@@ -1,7 +1,8 @@
 """What citizens asked and what they thought of the answers, in SQLite.
 
 Staff use this to find gaps (questions answered ``not_found``) and answers
-people found unhelpful. Nothing personal is stored: questions arrive already
+people found unhelpful; the staff console also keeps its eval runs here (metrics
+only, never the questions), so it can plot them over time. Nothing personal is stored: questions arrive already
 redacted by the assistant and are redacted once more here, and feedback
 comments are redacted before they touch the database.
 
@@ -11,6 +12,7 @@ the threads of a web server.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -42,6 +44,13 @@ CREATE TABLE IF NOT EXISTS feedback (
     created_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS feedback_answer ON feedback(answer_id);
+CREATE TABLE IF NOT EXISTS eval_runs (
+    id         TEXT PRIMARY KEY,
+    dataset    TEXT NOT NULL,
+    settings   TEXT NOT NULL,
+    metrics    TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
 """
 
 
@@ -151,3 +160,39 @@ class FeedbackStore:
         with self._connect() as conn:
             rows = conn.execute(sql, params).fetchall()
         return [{**dict(row), "pii_detected": bool(row["pii_detected"])} for row in rows]
+
+    def not_found(self, limit: int = 2000) -> list[dict[str, Any]]:
+        """The newest questions that ended ``not_found`` (the knowledge base's gaps), already redacted."""
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT id, question, language, municipality, created_at FROM answers"
+                " WHERE status = 'not_found' AND question != ''"
+                " ORDER BY created_at DESC, rowid DESC LIMIT ?",
+                (int(limit),),
+            ).fetchall()
+        return [dict(row) for row in rows]
+
+    def record_eval_run(self, dataset: str, metrics: dict[str, Any], settings: dict[str, Any]) -> str:
+        """Keep one eval run's metrics (and the settings it ran with); return its id."""
+        run_id = uuid.uuid4().hex
+        with self._connect() as conn:
+            conn.execute(
+                "INSERT INTO eval_runs (id, dataset, settings, metrics, created_at) VALUES (?, ?, ?, ?, ?)",
+                (run_id, dataset, json.dumps(settings, default=str), json.dumps(metrics, default=str), _now()),
+            )
+        return run_id
+
+    def eval_runs(self, dataset: str | None = None) -> list[dict[str, Any]]:
+        """Eval runs, oldest first, each ``{id, dataset, settings, metrics, created_at}``."""
+        sql = "SELECT id, dataset, settings, metrics, created_at FROM eval_runs"
+        params: tuple[Any, ...] = ()
+        if dataset is not None:
+            sql += " WHERE dataset = ?"
+            params = (dataset,)
+        sql += " ORDER BY created_at, rowid"
+        with self._connect() as conn:
+            rows = conn.execute(sql, params).fetchall()
+        return [
+            {**dict(row), "settings": json.loads(row["settings"]), "metrics": json.loads(row["metrics"])}
+            for row in rows
+        ]

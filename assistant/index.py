@@ -287,6 +287,6 @@ def _warn_unlisted_files(settings: Settings, documents: list[DocumentMeta], repo
         report.warnings.append(f"{settings.documents_dir} does not exist")
         return
     for path in sorted(settings.documents_dir.iterdir()):
-        if path.is_file() and path.name not in listed and not path.name.startswith("."):
-            if path.suffix.lower() in SUPPORTED_SUFFIXES:
-                report.warnings.append(f"{path.name}: not in the manifest, so not indexed")
+        unlisted = path.is_file() and path.name not in listed and not path.name.startswith(".")
+        if unlisted and path.suffix.lower() in SUPPORTED_SUFFIXES:
+            report.warnings.append(f"{path.name}: not in the manifest, so not indexed")

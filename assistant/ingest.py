@@ -202,7 +202,7 @@ def parse_blocks(markdown: str) -> list[_Block]:
         if heading:
             close()
             level = len(heading.group(1))
-            headings = headings[: level - 1] + [_clean_inline(heading.group(2))]
+            headings = [*headings[: level - 1], _clean_inline(heading.group(2))]
             continue
         if not line.strip():
             # Tables keep going across blank lines: rows continue after page breaks.
@@ -425,5 +425,5 @@ def _row_chunk(
         else:
             lines.append(f"{name}: {cleaned[0]}")
     label = f"{header[0]} {key}" if key else header[0]
-    table_section = tuple(s for s in section[:2]) + (label,)
+    table_section = (*section[:2], label)
     return "\n".join(lines), table_section, "\n".join(goal_texts)

@@ -84,10 +84,7 @@ def load_glossary(path: Path) -> list[Concept]:
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     concepts = []
     for entry in raw.get("concepts") or []:
-        terms = {
-            lang: tuple(str(t).lower() for t in entry.get(lang) or [])
-            for lang in ("da", "sv", "nb", "en")
-        }
+        terms = {lang: tuple(str(t).lower() for t in entry.get(lang) or []) for lang in ("da", "sv", "nb", "en")}
         concepts.append(Concept(id=str(entry["id"]), terms=terms))
     return concepts
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from pydantic import SecretStr
+
 from assistant.config import Settings
 from assistant.contract import Citation
 
@@ -26,7 +28,7 @@ def write_answer(settings: Settings, system_prompt: str, question: str, citation
     model = ChatOpenAI(
         model=settings.llm_model,
         base_url=settings.llm_base_url,
-        api_key=settings.llm_api_key.get_secret_value() if settings.llm_api_key else "not-set",
+        api_key=settings.llm_api_key or SecretStr("not-set"),
         timeout=settings.llm_timeout_s,
         max_retries=0,
         temperature=0,

@@ -9,6 +9,8 @@ Endpoints
     GET  /healthz              liveness and whether the assistant is loaded
     GET  /                     the chat page (static files under /static)
     GET  /docs                 OpenAPI documentation
+    /staff                     the staff console (Gradio, ui/staff.py), only with a configured
+                               login (CARE_STAFF_USER, CARE_STAFF_PASSWORD); otherwise 404
 
 Raw questions and comments are never logged; only ids, statuses and timings.
 """
@@ -42,6 +44,7 @@ log = logging.getLogger("assistant.serve")
 
 WEB_DIR = REPO_ROOT / "ui" / "web"
 MAX_BODY_BYTES = 256 * 1024
+MAX_STAFF_BODY_BYTES = 25 * 1024 * 1024  # document uploads in the staff console
 MAX_HISTORY_TURNS = 20
 MAX_HISTORY_CHARS = 8000
 MAX_COMMENT_CHARS = 2000
@@ -235,7 +238,8 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
         if length is not None:
             if not length.isdigit():
                 return JSONResponse({"detail": "Invalid Content-Length header."}, status_code=400)
-            if int(length) > MAX_BODY_BYTES:
+            limit = MAX_STAFF_BODY_BYTES if request.url.path.startswith("/staff/") else MAX_BODY_BYTES
+            if int(length) > limit:
                 return JSONResponse({"detail": "The request is too large."}, status_code=413)
         if request.method == "POST" and request.url.path.startswith("/api/"):
             ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -391,6 +395,13 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
         return FileResponse(WEB_DIR / "index.html", media_type="text/html; charset=utf-8")
 
     app.mount("/static", StaticFiles(directory=WEB_DIR), name="static")
+
+    # ---- the staff console, behind its login (not served at all without one)
+
+    if settings.staff_allow_without_login or (settings.staff_user and settings.staff_password):
+        from ui.staff import mount_console  # imports Gradio, so only when the console is served
+
+        mount_console(app, settings, holder.get)
     return app
 
 

@@ -16,7 +16,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from assistant.config import Settings  # noqa: E402
+from assistant.config import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

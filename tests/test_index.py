@@ -39,15 +39,15 @@ def test_bad_files_are_reported_and_the_rest_index(fictional_kb: Settings, embed
 
 
 def test_reindexing_embeds_only_what_changed(fictional_kb: Settings, embedder) -> None:  # type: ignore[no-untyped-def]
-    add_document(fictional_kb, "# Hjemmepleje\n\nFjordby styrker hjemmeplejen.\n".encode(), _meta("a.md"))
-    add_document(fictional_kb, "# Aflastning\n\nFjordby tilbyder aflastning.\n".encode(), _meta("b.md"))
+    add_document(fictional_kb, b"# Hjemmepleje\n\nFjordby styrker hjemmeplejen.\n", _meta("a.md"))
+    add_document(fictional_kb, b"# Aflastning\n\nFjordby tilbyder aflastning.\n", _meta("b.md"))
     first = build_index(fictional_kb, embedder=embedder)
     assert sorted(first.indexed) == ["a", "b"] and first.chunks_embedded == 2
 
     again = build_index(fictional_kb, embedder=embedder)
     assert again.indexed == [] and again.chunks_embedded == 0 and sorted(again.unchanged) == ["a", "b"]
 
-    add_document(fictional_kb, "# Aflastning\n\nFjordby tilbyder aflastning i weekender.\n".encode(), _meta("b.md"))
+    add_document(fictional_kb, b"# Aflastning\n\nFjordby tilbyder aflastning i weekender.\n", _meta("b.md"))
     changed = build_index(fictional_kb, embedder=embedder)
     assert changed.indexed == ["b"] and changed.unchanged == ["a"]
 
@@ -61,7 +61,7 @@ def test_reindexing_embeds_only_what_changed(fictional_kb: Settings, embedder) -
 
 def test_a_query_never_sees_a_half_built_index(fictional_kb: Settings, embedder) -> None:  # type: ignore[no-untyped-def]
     """Queries read only the keys in state.json; chunks of a newer build are invisible until the swap."""
-    add_document(fictional_kb, "# Demens\n\nFjordby har en demenskoordinator.\n".encode(), _meta("d.md"))
+    add_document(fictional_kb, b"# Demens\n\nFjordby har en demenskoordinator.\n", _meta("d.md"))
     build_index(fictional_kb, embedder=embedder)
     retriever = Retriever(fictional_kb, embedder=embedder)
     state_before = read_state(fictional_kb)
@@ -72,8 +72,18 @@ def test_a_query_never_sees_a_half_built_index(fictional_kb: Settings, embedder)
         ids=["half-built:0001"],
         embeddings=[embedder.embed_query("demenskoordinator half built")],
         documents=["HALF-BUILT demenskoordinator"],
-        metadatas=[{"doc_key": "half-built", "chunk_id": "d:999", "document": "d", "municipality": "",
-                    "country": "DK", "language": "da", "section": "", "period": ""}],
+        metadatas=[
+            {
+                "doc_key": "half-built",
+                "chunk_id": "d:999",
+                "document": "d",
+                "municipality": "",
+                "country": "DK",
+                "language": "da",
+                "section": "",
+                "period": "",
+            }
+        ],
     )
     assert read_state(fictional_kb) == state_before
     texts = [p.text for p in retriever.search("demenskoordinator", k=5).passages]
