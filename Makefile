@@ -42,7 +42,7 @@ lint: setup
 	$(VENV)/bin/ruff format --check assistant ui tests
 
 typecheck: setup
-	$(VENV)/bin/mypy assistant ui
+	$(VENV)/bin/mypy assistant $(wildcard ui/*.py)
 
 pytest: setup index browser
 	$(PY) -m pytest -q

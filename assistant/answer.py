@@ -168,9 +168,12 @@ class Assistant:
             return _Verdict(False, 0.0, "no passage retrieved")
         # "Ring mig på [phone]" shares the asker's contact details; it does not ask for ours.
         folded = fold(_without_shared_contact(question))
-        top_texts = [p.text for p in passages[:3]]
+        # A fact only counts where the passage is about the question's topic: a newspaper's
+        # phone number in an article's footer is not the phone number of a care home.
+        wanted = {"§" + c for c in concepts}
+        on_topic = [p.text for p in passages[:3] if not wanted or wanted & self._passage_units(p)]
         for name, rule in self._answerability["fact_requests"].items():
-            if rule.cue.search(folded) and not any(rule.evidence.search(fold(t)) for t in top_texts):
+            if rule.cue.search(folded) and not any(rule.evidence.search(fold(t)) for t in on_topic):
                 return _Verdict(False, 0.0, f"asks for a {name.replace('_', ' ')}, which the plans do not give")
         unknown_place = self._unknown_place(question)
         if unknown_place:

@@ -31,7 +31,7 @@ from assistant.index import (
 )
 from assistant.knowledge import load_glossary
 from assistant.language import detect_language
-from assistant.lexical import BM25Index, Glossary, document_tokens, query_tokens
+from assistant.lexical import BM25Index, Glossary, document_tokens, query_tokens, words
 
 
 class Retrieval(BaseModel):
@@ -135,10 +135,14 @@ class Retriever:
         self._add_dense(dense_query, municipality, country, cfg, candidates)
         timings["dense"] = _ms_since(clock)
 
+        named = self._named_documents(question)
         for candidate in candidates.values():
             candidate.fused = _rrf(candidate.bm25_rank, cfg.bm25_weight, cfg.rrf_k) + _rrf(
                 candidate.dense_rank, cfg.dense_weight, cfg.rrf_k
             )
+            if candidate.chunk.document in named:
+                # A question that names a municipality or country is about that place's plans.
+                candidate.fused += _rrf(NAMED_PLACE_RANK, cfg.bm25_weight, cfg.rrf_k)
         ranked = sorted(candidates.values(), key=lambda c: (-c.fused, c.chunk.id))[:k]
         passages = [_passage(rank, c) for rank, c in enumerate(ranked, start=1)]
         return Retrieval(
@@ -149,6 +153,20 @@ class Retriever:
             passages=passages,
             timings_ms=timings,
         )
+
+    def _named_documents(self, question: str) -> set[str]:
+        """Documents whose municipality or country the question names ("i Östersund", "the Danish plan")."""
+        tokens = set(words(question))
+        named: set[str] = set()
+        for chunk in self.chunks:
+            if chunk.document in named:
+                continue
+            place = _municipality_stem(chunk.municipality)
+            if place and any(t.startswith(place) for t in tokens):
+                named.add(chunk.document)
+            elif tokens & COUNTRY_WORDS.get(chunk.country, frozenset()):
+                named.add(chunk.document)
+        return named
 
     def _allowed(self, municipality: str | None, country: str | None) -> np.ndarray:
         mask = np.ones(len(self.chunks), dtype=bool)
@@ -211,6 +229,22 @@ class Retriever:
 
     def embedding_text(self, chunk: Chunk) -> str:
         return embedding_text(chunk, self.glossary)
+
+
+NAMED_PLACE_RANK = 2
+COUNTRY_WORDS = {
+    "DK": frozenset("danmark dansk danske danish denmark danska danmarks".split()),
+    "SE": frozenset("sverige svensk svenske svenska swedish sweden sveriges".split()),
+    "NO": frozenset("norge norsk norske norska norwegian norway norges".split()),
+}
+
+
+def _municipality_stem(municipality: str | None) -> str:
+    """'Östersunds kommun' -> 'östersund', 'Slagelse Kommune' -> 'slagelse'."""
+    if not municipality:
+        return ""
+    first = words(municipality)[0]
+    return first[:-1] if first.endswith("s") and len(first) > 5 else first
 
 
 def _rrf(rank: int | None, weight: float, k: int) -> float:
