@@ -162,9 +162,9 @@ class Retriever:
             if chunk.document in named:
                 continue
             place = _municipality_stem(chunk.municipality)
-            if place and any(t.startswith(place) for t in tokens):
-                named.add(chunk.document)
-            elif tokens & COUNTRY_WORDS.get(chunk.country, frozenset()):
+            if (place and any(t.startswith(place) for t in tokens)) or tokens & COUNTRY_WORDS.get(
+                chunk.country, frozenset()
+            ):
                 named.add(chunk.document)
         return named
 
@@ -233,9 +233,9 @@ class Retriever:
 
 NAMED_PLACE_RANK = 2
 COUNTRY_WORDS = {
-    "DK": frozenset("danmark dansk danske danish denmark danska danmarks".split()),
-    "SE": frozenset("sverige svensk svenske svenska swedish sweden sveriges".split()),
-    "NO": frozenset("norge norsk norske norska norwegian norway norges".split()),
+    "DK": frozenset(["danmark", "dansk", "danske", "danish", "denmark", "danska", "danmarks"]),
+    "SE": frozenset(["sverige", "svensk", "svenske", "svenska", "swedish", "sweden", "sveriges"]),
+    "NO": frozenset(["norge", "norsk", "norske", "norska", "norwegian", "norway", "norges"]),
 }
 
 
