@@ -98,6 +98,7 @@ class Assistant:
         municipality: str | None = None,
         history: list[dict[str, Any]] | None = None,
         settings: Settings | None = None,
+        language: Language | None = None,
     ) -> tuple[Answer, Trace]:
         """Answer one question and say why.
 
@@ -106,6 +107,7 @@ class Assistant:
             municipality: restrict the sources to this municipality's documents.
             history: earlier turns ``[{"role", "content"}]``; used only to resolve a short follow-up.
             settings: per-call overrides (the staff console's comparisons).
+            language: answer in this language instead of the detected one (staff testing).
         """
         cfg = settings or self.settings
         started = time.perf_counter()
@@ -116,7 +118,7 @@ class Assistant:
             raise QuestionError("The question is empty.")
         if len(text) > cfg.max_question_chars:
             raise QuestionError(f"The question is longer than {cfg.max_question_chars} characters.")
-        language = detect_language(_without_placeholders(text))
+        language = language or detect_language(_without_placeholders(text))
         pii = bool(matches)
         trace.intent = safety.classify(text)
 

