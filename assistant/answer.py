@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 LEXICON_DIR = Path(__file__).parent / "lexicons"
 COUNTRY_OF_LANGUAGE = {"da": "DK", "sv": "SE", "nb": "NO"}
 LEADING_PASSAGES = 5
+LEADER_MIN_SHARE = 0.5  # a passage's best statement leads only if it is this close to the best overall
+LONG_STATEMENT = 260
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-ZÆØÅÄÖ0-9“\"(])")
 
 
@@ -278,6 +280,12 @@ class Assistant:
         self, question: str, language: str, passages: list[Passage], concepts: list[str], cfg: Settings
     ) -> list[_Statement]:
         units = self._question_units(question, language, concepts)
+        # A statement that uses the asker's own word, not only its concept, fits a little better.
+        idf = self._idf()
+        for word in content_words(question, language):
+            forms = frozenset(stems([word], lang)[0] for lang in LANGUAGES)
+            if forms not in units:
+                units[forms] = 0.5 * max((idf.get(f, 0.0) for f in forms), default=0.0)
         glossary = self.retriever.glossary
         candidates: list[_Statement] = []
         order = 0
@@ -312,7 +320,9 @@ class Assistant:
         )
         for candidate in ordered:
             key = re.sub(r"\W+", " ", candidate.text.casefold()).strip()
-            is_leader = leaders.get(candidate.passage.chunk_id) is candidate
+            is_leader = (
+                leaders.get(candidate.passage.chunk_id) is candidate and candidate.score >= LEADER_MIN_SHARE * best
+            )
             if key in seen or (candidate.score < 0.35 * best and not is_leader):
                 continue
             seen.add(key)
@@ -433,9 +443,11 @@ def split_statements(text: str) -> list[str]:
         line = line.strip()
         if not line or (line.endswith(":") and len(line) < 40):
             continue
-        if line.startswith("• ") or re.match(r"^\d{1,2}\. ", line):
+        is_item = line.startswith("• ") or re.match(r"^\d{1,2}\. ", line)
+        if is_item and len(line) <= LONG_STATEMENT:
             out.append(line)
             continue
+        # Long paragraphs and long list items are quoted a sentence at a time.
         out.extend(part.strip() for part in _SENTENCE_END.split(line) if len(part.strip()) > 15)
     return out
 

@@ -22,8 +22,10 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
 import bm25s
+import yaml
 import numpy as np
 import Stemmer
 from bm25s import stopwords as bm25s_stopwords
@@ -31,11 +33,12 @@ from bm25s import stopwords as bm25s_stopwords
 from assistant.knowledge import Concept
 
 _STEMMER_NAMES = {"da": "danish", "sv": "swedish", "nb": "norwegian", "en": "english"}
+_EXTRA_STOPWORDS = yaml.safe_load((Path(__file__).parent / "lexicons" / "stopwords.yaml").read_text(encoding="utf-8"))
 _STOPWORDS = {
-    "da": set(bm25s_stopwords.STOPWORDS_DANISH),
-    "sv": set(bm25s_stopwords.STOPWORDS_SWEDISH),
-    "nb": set(bm25s_stopwords.STOPWORDS_NORWEGIAN),
-    "en": set(bm25s_stopwords.STOPWORDS_EN),
+    "da": set(bm25s_stopwords.STOPWORDS_DANISH) | set(_EXTRA_STOPWORDS["da"]),
+    "sv": set(bm25s_stopwords.STOPWORDS_SWEDISH) | set(_EXTRA_STOPWORDS["sv"]),
+    "nb": set(bm25s_stopwords.STOPWORDS_NORWEGIAN) | set(_EXTRA_STOPWORDS["nb"]),
+    "en": set(bm25s_stopwords.STOPWORDS_EN) | set(_EXTRA_STOPWORDS["en"]),
 }
 LANGUAGES = tuple(_STEMMER_NAMES)
 _WORD = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*", re.UNICODE)
@@ -87,7 +90,17 @@ class Glossary:
             self._phrases.setdefault(tuple(term_words), set()).add(concept_id)
             return
         word = term_words[0]
-        for lang in {language, *LANGUAGES} if language != "en" else {"en"}:
+        if language == "en":
+            # English terms match their own inflections only: the English stem of "relatives"
+            # ("relat") would otherwise also match Swedish "relation".
+            stem = _stemmer("en").stemWord(word)
+            forms = {word, word + "s", word + "es", word.removesuffix("s")}
+            if len(stem) >= MIN_COMPOUND_PART + 1:  # short stems collide with Scandinavian words
+                forms.add(stem)
+            for form in forms:
+                self._stem_index.setdefault(form, set()).add(concept_id)
+            return
+        for lang in LANGUAGES:
             self._stem_index.setdefault(_stemmer(lang).stemWord(word), set()).add(concept_id)
         self._stem_index.setdefault(word, set()).add(concept_id)
         if len(word) >= MIN_COMPOUND_PART and language != "en":
