@@ -25,9 +25,9 @@ from functools import lru_cache
 from pathlib import Path
 
 import bm25s
-import yaml
 import numpy as np
 import Stemmer
+import yaml
 from bm25s import stopwords as bm25s_stopwords
 
 from assistant.knowledge import Concept
