@@ -48,8 +48,16 @@ log = logging.getLogger(__name__)
 LEXICON_DIR = Path(__file__).parent / "lexicons"
 COUNTRY_OF_LANGUAGE = {"da": "DK", "sv": "SE", "nb": "NO"}
 LEADING_PASSAGES = 5
+# Page furniture, not plan content: photo credits, "read more" links, copyright lines, table labels.
+_NOT_A_STATEMENT = re.compile(
+    r"\(Foto:|Foto:|Copyright|published by|Kortlink|^Læs (mere|den)|^Läs mer|^Les mer|^Read more|^Senast uppdaterad|"
+    r"^(Finansiering|År):|nyhedsmeddelelse|PM/roke|^Øverst:",
+    re.IGNORECASE,
+)
 LEADER_MIN_SHARE = 0.5  # a passage's best statement leads only if it is this close to the best overall
 LONG_STATEMENT = 260
+TRUSTED_PASSAGES = 2
+FOLLOW_UP_MAX_WORDS = 4
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-ZÆØÅÄÖ0-9“\"(])")
 
 
@@ -120,7 +128,8 @@ class Assistant:
             raise QuestionError("The question is empty.")
         if len(text) > cfg.max_question_chars:
             raise QuestionError(f"The question is longer than {cfg.max_question_chars} characters.")
-        language = language or detect_language(_without_placeholders(text))
+        text = self.retriever.restorer.restore(text)
+        language = language or _follow_up_language(text, history) or detect_language(_without_placeholders(text))
         pii = bool(matches)
         trace.intent = safety.classify(text)
 
@@ -143,8 +152,13 @@ class Assistant:
             return finish("crisis", self._crisis_text(cfg, language, municipality), [])
         if trace.intent in ("injection", "off_topic"):
             return finish("refused", prompt(cfg, language, "refused"), [])
+        if trace.intent == "small_talk":
+            return finish("refused", prompt(cfg, language, "small_talk"), [])
 
         search_text = _with_follow_up_context(text, history)
+        alternatives = self.retriever.restorer.alternatives(search_text)
+        if alternatives:
+            search_text = f"{search_text} {' '.join(alternatives)}"
         retrieval = self.retriever.search(
             _without_placeholders(search_text), municipality=municipality, language=language, settings=cfg
         )
@@ -160,7 +174,7 @@ class Assistant:
             return finish("not_found", self._not_found_text(cfg, language, municipality), [])
         body, citations = self._compose(cfg, language, statements, municipality)
         if cfg.answer_mode == "llm":
-            body = self._llm_body(cfg, language, search_text, citations) or body
+            body = self._llm_body(cfg, language, text, citations) or body
         return finish("answered", body, citations)
 
     # -- decisions ---------------------------------------------------------
@@ -287,6 +301,8 @@ class Assistant:
             if forms not in units:
                 units[forms] = 0.5 * max((idf.get(f, 0.0) for f in forms), default=0.0)
         glossary = self.retriever.glossary
+        topic = {"§" + c for c in concepts}
+        total = sum(units.values()) or 1.0
         candidates: list[_Statement] = []
         order = 0
         for rank, passage in enumerate(passages, start=1):
@@ -300,6 +316,8 @@ class Assistant:
                 overlap = sum(weight for unit, weight in units.items() if unit & statement_units)
                 if overlap <= 0:
                     continue
+                if rank > TRUSTED_PASSAGES and not (topic & statement_units or overlap >= 0.5 * total):
+                    continue  # from lower-ranked passages, quote only what is about the question's topic
                 # Earlier passages ranked better; a small prior keeps their statements first on ties.
                 score = overlap + 0.15 / rank
                 candidates.append(_Statement(statement, passage, score, order))
@@ -441,14 +459,23 @@ def split_statements(text: str) -> list[str]:
     out: list[str] = []
     for line in text.splitlines():
         line = line.strip()
-        if not line or (line.endswith(":") and len(line) < 40):
+        if not line or line.endswith(":"):
+            continue
+        if out and line[:1].islower():
+            # A table cell continued after a page break: one statement, not a fragment.
+            out[-1] = f"{out[-1]} {line}"
             continue
         is_item = line.startswith("• ") or re.match(r"^\d{1,2}\. ", line)
         if is_item and len(line) <= LONG_STATEMENT:
-            out.append(line)
+            if not _NOT_A_STATEMENT.search(line):
+                out.append(line)
             continue
         # Long paragraphs and long list items are quoted a sentence at a time.
-        out.extend(part.strip() for part in _SENTENCE_END.split(line) if len(part.strip()) > 15)
+        out.extend(
+            part.strip()
+            for part in _SENTENCE_END.split(line)
+            if len(part.strip()) > 15 and not _NOT_A_STATEMENT.search(part)
+        )
     return out
 
 
@@ -467,9 +494,17 @@ def _without_placeholders(text: str) -> str:
     return re.sub(r"\[[a-z_]+\]", " ", text)
 
 
+def _follow_up_language(question: str, history: list[dict[str, Any]] | None) -> Language | None:
+    """A short follow-up ('og i Sverige?') is in the language of the conversation."""
+    previous = [t.get("content", "") for t in history or [] if t.get("role") == "user" and t.get("content")]
+    if not previous or len(words(question)) > FOLLOW_UP_MAX_WORDS:
+        return None
+    return detect_language(_without_placeholders(privacy.redact(str(previous[-1]))[0]))
+
+
 def _with_follow_up_context(question: str, history: list[dict[str, Any]] | None) -> str:
     """A very short follow-up ('and in Sweden?') borrows the previous user question's words."""
-    if not history or len(words(question)) > 4:
+    if not history or len(words(question)) > FOLLOW_UP_MAX_WORDS:
         return question
     previous = [t.get("content", "") for t in history if t.get("role") == "user" and t.get("content")]
     if not previous:

@@ -174,3 +174,49 @@ class BM25Index:
         if not known or not self._size:
             return np.zeros(self._size, dtype=np.float32)
         return np.asarray(self._model.get_scores(known), dtype=np.float32)
+
+
+_FOLDINGS = (
+    str.maketrans({"æ": "ae", "ø": "o", "å": "a", "ä": "a", "ö": "o"}),
+    str.maketrans({"æ": "ae", "ø": "oe", "å": "aa", "ä": "ae", "ö": "oe"}),
+    str.maketrans({"æ": "a", "ø": "o", "å": "a", "ä": "a", "ö": "o"}),
+)
+
+
+class DiacriticRestorer:
+    """Puts æ, ø, å, ä and ö back into words typed without them ("parorende" -> "pårørende").
+
+    Many older citizens type on keyboards without Nordic letters. A word is only
+    restored when it is unknown as typed and exactly one known word folds to it.
+    """
+
+    def __init__(self, vocabulary: Iterable[str]) -> None:
+        self._known = set(vocabulary)
+        candidates: dict[str, set[str]] = {}
+        for word in self._known:
+            for table in _FOLDINGS:
+                folded = word.translate(table)
+                if folded != word:
+                    candidates.setdefault(folded, set()).add(word)
+        self._restore = {folded: next(iter(words)) for folded, words in candidates.items() if len(words) == 1}
+        # "aldre" may be Danish "ældre" or Swedish "äldre": search with both, display neither.
+        self._ambiguous = {folded: sorted(words) for folded, words in candidates.items() if len(words) > 1}
+
+    def alternatives(self, text: str) -> list[str]:
+        """Known words an unknown, folded word of the text could be, when it could be several."""
+        found: list[str] = []
+        for word in words(text):
+            if word not in self._known:
+                found.extend(self._ambiguous.get(word, []))
+        return found
+
+    def restore(self, text: str) -> str:
+        def replace(match: re.Match[str]) -> str:
+            word = match.group(0)
+            lower = word.lower()
+            if lower in self._known or lower not in self._restore:
+                return word
+            restored = self._restore[lower]
+            return restored.capitalize() if word[:1].isupper() else restored
+
+        return _WORD.sub(replace, unicodedata.normalize("NFC", text))

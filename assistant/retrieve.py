@@ -31,7 +31,7 @@ from assistant.index import (
 )
 from assistant.knowledge import load_glossary
 from assistant.language import detect_language
-from assistant.lexical import BM25Index, Glossary, document_tokens, query_tokens, words
+from assistant.lexical import BM25Index, DiacriticRestorer, Glossary, document_tokens, query_tokens, words
 
 
 class Retrieval(BaseModel):
@@ -77,6 +77,7 @@ class Retriever:
         self.chunks: list[Chunk] = []
         self._keys: list[str] = []
         self._bm25 = BM25Index([])
+        self.restorer = DiacriticRestorer([])
         self.refresh()
 
     def refresh(self) -> bool:
@@ -92,6 +93,10 @@ class Retriever:
         self.documents = {doc_id: entry["meta"] for doc_id, entry in state["documents"].items()}
         self._keys = [entry["key"] for entry in state["documents"].values()]
         self._bm25 = BM25Index([document_tokens(c.search_text, c.language, self.glossary) for c in self.chunks])
+        glossary_words = {
+            w for concept in self.glossary.concepts for terms in concept.terms.values() for t in terms for w in words(t)
+        }
+        self.restorer = DiacriticRestorer({w for c in self.chunks for w in words(c.search_text)} | glossary_words)
         self._state_mtime = mtime
         return True
 
@@ -119,7 +124,11 @@ class Retriever:
         timings: dict[str, float] = {}
         clock = time.perf_counter()
         self.refresh()
+        question = self.restorer.restore(question)
         language = language or detect_language(question)
+        alternatives = self.restorer.alternatives(question)
+        if alternatives:
+            question = f"{question} {' '.join(alternatives)}"
         concepts = sorted(self.glossary.find(question)) if cfg.use_glossary else []
         expansion = {lang: self.glossary.terms(concepts, lang) for lang in ("da", "sv", "nb", "en")}
         expanded_query = " ".join([question, *dict.fromkeys(t for terms in expansion.values() for t in terms)])
@@ -233,9 +242,38 @@ class Retriever:
 
 NAMED_PLACE_RANK = 2
 COUNTRY_WORDS = {
-    "DK": frozenset(["danmark", "dansk", "danske", "danish", "denmark", "danska", "danmarks"]),
-    "SE": frozenset(["sverige", "svensk", "svenske", "svenska", "swedish", "sweden", "sveriges"]),
-    "NO": frozenset(["norge", "norsk", "norske", "norska", "norwegian", "norway", "norges"]),
+    "DK": frozenset(
+        ["danmark", "dansk", "danske", "danish", "denmark", "danska", "danmarks", "danskerne", "danskarna", "danes"]
+    ),
+    "SE": frozenset(
+        [
+            "sverige",
+            "svensk",
+            "svenske",
+            "svenska",
+            "swedish",
+            "sweden",
+            "sveriges",
+            "svenskerne",
+            "svenskarna",
+            "swedes",
+        ]
+    ),
+    "NO": frozenset(
+        [
+            "norge",
+            "norsk",
+            "norske",
+            "norska",
+            "norwegian",
+            "norway",
+            "norges",
+            "nordmenn",
+            "nordmændene",
+            "norrmännen",
+            "norwegians",
+        ]
+    ),
 }
 
 

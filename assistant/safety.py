@@ -31,10 +31,12 @@ from typing import Any, Literal
 
 import yaml
 
-Intent = Literal["crisis", "injection", "off_topic", "care"]
+Intent = Literal["crisis", "injection", "off_topic", "small_talk", "care"]
 
+SMALL_TALK_MAX_WORDS = 6
+OPTIONAL_CATEGORIES = ("small_talk",)
 LEXICON_PATH = Path(__file__).resolve().parent / "lexicons" / "safety.yaml"
-CATEGORIES = ("crisis", "injection", "off_topic", "care_domain")
+CATEGORIES = ("crisis", "injection", "off_topic", "small_talk", "care_domain")
 
 # Nordic letters are folded explicitly (NFKD does not split æ, ø or å the way
 # people type them without a Nordic keyboard: "aeldre", "pa", "sjalvmord").
@@ -106,16 +108,17 @@ class Lexicon:
     crisis: _Category
     injection: _Category
     off_topic: _Category
+    small_talk: _Category
     care_domain: _Category
 
 
 def load_lexicon(path: Path = LEXICON_PATH) -> Lexicon:
     """Read and compile a safety lexicon; raises if a category is missing."""
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    missing = [c for c in CATEGORIES if c not in data]
+    missing = [c for c in CATEGORIES if c not in data and c not in OPTIONAL_CATEGORIES]
     if missing:
         raise ValueError(f"{path}: missing categories {missing}")
-    return Lexicon(**{c: _compile_category(data[c]) for c in CATEGORIES})
+    return Lexicon(**{c: _compile_category(data.get(c) or {}) for c in CATEGORIES})
 
 
 @lru_cache(maxsize=1)
@@ -131,6 +134,11 @@ def classify(question: str, lexicon: Lexicon | None = None) -> Intent:
         return "crisis"
     if lex.injection.matches(question, text):
         return "injection"
-    if lex.off_topic.matches(question, text) and not lex.care_domain.matches(question, text):
+    if lex.care_domain.matches(question, text):
+        return "care"
+    if lex.off_topic.matches(question, text):
         return "off_topic"
+    # "tak for hjælpen", "hej": a short greeting or thanks with no care question in it.
+    if len(text.split()) <= SMALL_TALK_MAX_WORDS and lex.small_talk.matches(question, text):
+        return "small_talk"
     return "care"

@@ -194,3 +194,45 @@ def test_cli_search_and_retrieval_eval_take_any_dataset(built_index: Settings, t
     assert "hit@5" in done.stdout
     line = json.loads(out.read_text())
     assert line["id"] == "q1" and line["passages"]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "jeg orker ikke mere, jeg vil bare dø",
+        "I think about killing myself every night",
+        "my neighbour is hitting his wife right now",
+        "han slår hende lige nu",
+    ],
+)
+def test_crisis_in_free_wording_is_caught(assistant, question: str) -> None:  # type: ignore[no-untyped-def]
+    assert assistant.answer(question).status == "crisis"
+
+
+@pytest.mark.parametrize("question", ["Min mor vil dø hjemme, kan hun få hjælp?", "I want to do my own shopping"])
+def test_care_wording_close_to_crisis_words_is_not_a_crisis(assistant, question: str) -> None:  # type: ignore[no-untyped-def]
+    assert assistant.answer(question).status != "crisis"
+
+
+def test_thanks_gets_a_friendly_reply_without_quotes(assistant) -> None:  # type: ignore[no-untyped-def]
+    answer = assistant.answer("tak for hjælpen")
+    assert answer.status == "refused" and answer.citations == [] and answer.language == "da"
+
+
+def test_words_typed_without_nordic_letters_are_understood(assistant) -> None:  # type: ignore[no-untyped-def]
+    answer = assistant.answer("hvad gor kommunen for parorende til demente")
+    assert answer.status == "answered"
+    assert any("pårørende" in c.text for c in answer.citations)
+
+
+def test_a_short_follow_up_keeps_the_conversation_language(assistant) -> None:  # type: ignore[no-untyped-def]
+    history = [{"role": "user", "content": "Hvad gør kommunen for borgere med demens?"}]
+    answer = assistant.answer("og i Sverige?", history=history)
+    assert answer.language == "da"
+    assert answer.status == "answered" and all(c.document.startswith("se-") for c in answer.citations[:1])
+
+
+def test_page_furniture_is_never_quoted(assistant) -> None:  # type: ignore[no-untyped-def]
+    answer = assistant.answer("Hvad står der i Slagelses nye strategi for voksne med handicap?")
+    for marker in ("Foto:", "Copyright", "published by", "Kortlink"):
+        assert marker not in answer.answer.split("\n\n[")[0]

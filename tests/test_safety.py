@@ -330,6 +330,7 @@ PROMPT_KEYS = {
     "period_unknown",
     "municipality_unknown",
     "llm_system_prompt",
+    "small_talk",
 }
 PLACEHOLDERS = {
     "source_says": {"title", "period"},
