@@ -175,7 +175,7 @@ class Assistant:
         body, citations = self._compose(cfg, language, statements, municipality)
         if cfg.answer_mode == "llm":
             body = self._llm_body(cfg, language, text, citations) or body
-        return finish("answered", body, citations)
+        return finish("answered", body + "\n\n" + self._closing(cfg, language, municipality, citations), citations)
 
     # -- decisions ---------------------------------------------------------
 
@@ -382,13 +382,19 @@ class Assistant:
             for statement in sorted(group, key=lambda s: s.order):
                 lines.append(f"- {_strip_marker(statement.text)} [{numbers[statement.passage.chunk_id]}]")
             parts.append("\n".join(lines))
-        parts.append(prompt(cfg, language, "intentions_note"))
-        source_lines = [prompt(cfg, language, "sources_heading") + ":"]
-        for citation in citations:
-            source_lines.append(_source_line(cfg, language, citation))
-        parts.append("\n".join(source_lines))
-        parts.append(self._pointer(cfg, language, municipality, citations))
         return "\n\n".join(parts), citations
+
+    def _closing(self, cfg: Settings, language: str, municipality: str | None, citations: list[Citation]) -> str:
+        """What every answer ends with: plans are intentions, the sources, the way to the municipality."""
+        source_lines = [prompt(cfg, language, "sources_heading") + ":"]
+        source_lines += [_source_line(cfg, language, citation) for citation in citations]
+        return "\n\n".join(
+            [
+                prompt(cfg, language, "intentions_note"),
+                "\n".join(source_lines),
+                self._pointer(cfg, language, municipality, citations),
+            ]
+        )
 
     def _pointer(self, cfg: Settings, language: str, municipality: str | None, citations: list[Citation]) -> str:
         named = municipality or next(iter({c.municipality for c in citations if c.municipality}), None)
