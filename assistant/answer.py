@@ -91,6 +91,7 @@ class Assistant:
         self.settings = settings
         self.retriever = retriever or Retriever(settings)
         self._answerability = _load_answerability()
+        self._statement_cache: dict[tuple[str, str], list[tuple[str, frozenset[str]]]] = {}
 
     def answer(
         self,
@@ -300,19 +301,13 @@ class Assistant:
             forms = frozenset(stems([word], lang)[0] for lang in LANGUAGES)
             if forms not in units:
                 units[forms] = 0.5 * max((idf.get(f, 0.0) for f in forms), default=0.0)
-        glossary = self.retriever.glossary
         topic = {"§" + c for c in concepts}
         total = sum(units.values()) or 1.0
         candidates: list[_Statement] = []
         order = 0
         for rank, passage in enumerate(passages, start=1):
-            for statement in split_statements(passage.text):
+            for statement, statement_units in self._statements(passage):
                 order += 1
-                statement_units = set(stems(content_words(statement, passage.language), passage.language))
-                statement_units |= {
-                    s for lang in LANGUAGES for s in stems(content_words(statement, passage.language), lang)
-                }
-                statement_units |= {"§" + cid for cid in glossary.find(statement)}
                 overlap = sum(weight for unit, weight in units.items() if unit & statement_units)
                 if overlap <= 0:
                     continue
@@ -348,6 +343,21 @@ class Assistant:
             if len(chosen) >= cfg.max_statements:
                 break
         return chosen
+
+    def _statements(self, passage: Passage) -> list[tuple[str, frozenset[str]]]:
+        """A passage's statements with their units, computed once per chunk (passages repeat across questions)."""
+        key = (passage.chunk_id, passage.text)
+        cached = self._statement_cache.get(key)
+        if cached is None:
+            glossary = self.retriever.glossary
+            cached = []
+            for statement in split_statements(passage.text):
+                content = content_words(statement, passage.language)
+                units = {s for lang in LANGUAGES for s in stems(content, lang)}
+                units |= {"§" + cid for cid in glossary.find(statement)}
+                cached.append((statement, frozenset(units)))
+            self._statement_cache[key] = cached
+        return cached
 
     def _compose(
         self, cfg: Settings, language: Language, statements: list[_Statement], municipality: str | None

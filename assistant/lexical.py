@@ -17,6 +17,7 @@ question is often best answered by a Norwegian text.
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -44,6 +45,8 @@ LANGUAGES = tuple(_STEMMER_NAMES)
 _WORD = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*", re.UNICODE)
 MIN_COMPOUND_PART = 5
 CONCEPT_PREFIX = "§"
+# bm25s logs every index build at DEBUG through its own handler; that is noise in our CLI.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 CONCEPT_QUERY_WEIGHT = 2
 
 
