@@ -189,8 +189,14 @@ class Assistant:
         folded = fold(_without_shared_contact(question))
         # A fact only counts where the passage is about the question's topic: a newspaper's
         # phone number in an article's footer is not the phone number of a care home.
+        # Only plan content counts, never page furniture (a copyright line's phone number).
         wanted = {"§" + c for c in concepts}
-        on_topic = [p.text for p in passages[:3] if not wanted or wanted & self._passage_units(p)]
+        on_topic = [
+            statement
+            for p in passages[:3]
+            for statement, units in self._statements(p)
+            if not wanted or wanted & units or wanted & self._passage_units(p)
+        ]
         for name, rule in self._answerability["fact_requests"].items():
             if rule.cue.search(folded) and not any(rule.evidence.search(fold(t)) for t in on_topic):
                 return _Verdict(False, 0.0, f"asks for a {name.replace('_', ' ')}, which the plans do not give")

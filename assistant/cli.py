@@ -65,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_ask)
 
     p = sub.add_parser("eval-retrieval", help="score retrieval on a JSONL dataset")
-    p.add_argument("--dataset", type=Path, required=True)
+    p.add_argument("--dataset", type=Path, required=True, action="append", help="repeat to score several")
     p.add_argument("--k", type=int, default=5)
     p.add_argument("--out", type=Path)
     p.add_argument("--no-baseline", action="store_true", help="skip the naive baseline")
@@ -178,7 +178,7 @@ def cmd_eval_retrieval(settings: Settings, args: argparse.Namespace) -> int:
     from assistant.retrieve import Retriever
 
     try:
-        cases = load_dataset(args.dataset)
+        cases = [case for path in args.dataset for case in load_dataset(path)]
     except (DatasetError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

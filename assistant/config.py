@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     # Retrieval
     top_k: int = 5
     candidates: int = 30
-    dense_weight: float = 0.1
+    dense_weight: float = 0.2
     bm25_weight: float = 1.0
     rrf_k: int = 5
     use_glossary: bool = True

@@ -165,15 +165,14 @@ class Retriever:
 
     def _named_documents(self, question: str) -> set[str]:
         """Documents whose municipality or country the question names ("i Östersund", "the Danish plan")."""
-        tokens = set(words(question))
+        tokens = {_fold(t) for t in words(question)}
         named: set[str] = set()
         for chunk in self.chunks:
             if chunk.document in named:
                 continue
-            place = _municipality_stem(chunk.municipality)
-            if (place and any(t.startswith(place) for t in tokens)) or tokens & COUNTRY_WORDS.get(
-                chunk.country, frozenset()
-            ):
+            place = _fold(_municipality_stem(chunk.municipality))
+            country_words = {_fold(w) for w in COUNTRY_WORDS.get(chunk.country, frozenset())}
+            if (place and any(t.startswith(place) for t in tokens)) or tokens & country_words:
                 named.add(chunk.document)
         return named
 
@@ -275,6 +274,14 @@ COUNTRY_WORDS = {
         ]
     ),
 }
+
+
+def _fold(word: str) -> str:
+    """'Östersund' and 'ostersund' name the same place."""
+    return word.translate(_FOLD_TABLE)
+
+
+_FOLD_TABLE = str.maketrans({"æ": "ae", "ø": "o", "å": "a", "ä": "a", "ö": "o"})
 
 
 def _municipality_stem(municipality: str | None) -> str:
