@@ -37,10 +37,10 @@ import yaml
 
 from assistant import privacy, safety
 from assistant.config import Settings
-from assistant.contract import Answer, Citation, Language, Passage
+from assistant.contract import Answer, Chunk, Citation, Language, Passage, UserFacingError
 from assistant.knowledge import prompt
 from assistant.language import detect_language
-from assistant.lexical import LANGUAGES, content_words, stems, words
+from assistant.lexical import LANGUAGES, Glossary, content_words, stems, words
 from assistant.retrieve import Retrieval, Retriever
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ FOLLOW_UP_MAX_WORDS = 4
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-ZÆØÅÄÖ0-9“\"(])")
 
 
-class QuestionError(ValueError):
+class QuestionError(UserFacingError, ValueError):
     """The question cannot be processed (empty or too long); the message says why."""
 
 
@@ -92,6 +92,7 @@ class Assistant:
         self.retriever = retriever or Retriever(settings)
         self._answerability = _load_answerability()
         self._statement_cache: dict[tuple[str, str], list[tuple[str, frozenset[str]]]] = {}
+        self._corpus_stats: _CorpusStats | None = None
 
     def answer(
         self,
@@ -123,12 +124,13 @@ class Assistant:
         cfg = settings or self.settings
         started = time.perf_counter()
         trace = Trace()
+        # The length limit applies to what the person typed: a placeholder can be longer than the number it hides.
+        if len((question or "").strip()) > cfg.max_question_chars:
+            raise QuestionError(f"The question is longer than {cfg.max_question_chars} characters.")
         redacted, matches = privacy.redact(question or "")
         text = redacted.strip()
         if not text:
             raise QuestionError("The question is empty.")
-        if len(text) > cfg.max_question_chars:
-            raise QuestionError(f"The question is longer than {cfg.max_question_chars} characters.")
         text = self.retriever.restorer.restore(text)
         language = language or _follow_up_language(text, history) or detect_language(_without_placeholders(text))
         pii = bool(matches)
@@ -230,8 +232,7 @@ class Assistant:
         return len(stem) >= 4 and any(word.startswith(stem) for word in vocabulary)
 
     def _vocabulary(self) -> frozenset[str]:
-        self._chunk_units()
-        return self._vocabulary_words
+        return self._corpus().vocabulary
 
     def _relevance(self, question: str, language: str, passages: list[Passage], concepts: list[str]) -> float:
         """Share of the question's informative, known units found in the best passage (IDF-weighted).
@@ -268,32 +269,23 @@ class Assistant:
                 units[forms] = max(units.get(forms, 0.0), weight)
         return units
 
-    def _passage_units(self, passage: Passage) -> set[str]:
-        return self._chunk_units().get(passage.chunk_id, set())
+    def _passage_units(self, passage: Passage) -> frozenset[str]:
+        return self._chunk_units().get(passage.chunk_id, frozenset())
 
-    def _chunk_units(self) -> dict[str, set[str]]:
-        key = len(self.retriever.chunks), id(self.retriever.chunks)
-        if getattr(self, "_units_key", None) != key:
-            glossary = self.retriever.glossary
-            self._units = {
-                c.id: set(stems(content_words(c.search_text, c.language), c.language))
-                | {s for lang in LANGUAGES for s in stems(content_words(c.search_text, c.language), lang)}
-                | {"§" + cid for cid in glossary.find(c.search_text)}
-                for c in self.retriever.chunks
-            }
-            counts: dict[str, int] = {}
-            for units in self._units.values():
-                for unit in units:
-                    counts[unit] = counts.get(unit, 0) + 1
-            n = max(len(self._units), 1)
-            self._idf_values = {u: math.log(1 + n / c) for u, c in counts.items()}
-            self._vocabulary_words = frozenset(w for c in self.retriever.chunks for w in words(c.search_text))
-            self._units_key = key
-        return self._units
+    def _corpus(self) -> _CorpusStats:
+        """Per-chunk units, IDF and vocabulary for the retriever's current snapshot (built once per snapshot)."""
+        snapshot = self.retriever.snapshot
+        stats = self._corpus_stats
+        if stats is None or stats.version != snapshot.version:
+            stats = _CorpusStats.build(snapshot.version, snapshot.chunks, self.retriever.glossary)
+            self._corpus_stats = stats  # one assignment: a concurrent reader sees the old or the new, never a mix
+        return stats
+
+    def _chunk_units(self) -> dict[str, frozenset[str]]:
+        return self._corpus().units
 
     def _idf(self) -> dict[str, float]:
-        self._chunk_units()
-        return self._idf_values
+        return self._corpus().idf
 
     # -- composition -------------------------------------------------------
 
@@ -443,6 +435,32 @@ class Assistant:
         except Exception as exc:  # any backend failure falls back to the composed answer
             log.warning("LLM answer failed, using the composed answer: %s", type(exc).__name__)
             return None
+
+
+@dataclass(frozen=True)
+class _CorpusStats:
+    version: int
+    units: dict[str, frozenset[str]]
+    idf: dict[str, float]
+    vocabulary: frozenset[str]
+
+    @classmethod
+    def build(cls, version: int, chunks: list[Chunk], glossary: Glossary) -> _CorpusStats:
+        units = {
+            c.id: frozenset(
+                {s for lang in LANGUAGES for s in stems(content_words(c.search_text, c.language), lang)}
+                | {"§" + cid for cid in glossary.find(c.search_text)}
+            )
+            for c in chunks
+        }
+        counts: dict[str, int] = {}
+        for chunk_units in units.values():
+            for unit in chunk_units:
+                counts[unit] = counts.get(unit, 0) + 1
+        n = max(len(units), 1)
+        idf = {u: math.log(1 + n / c) for u, c in counts.items()}
+        vocabulary = frozenset(w for c in chunks for w in words(c.search_text))
+        return cls(version, units, idf, vocabulary)
 
 
 @dataclass

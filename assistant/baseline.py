@@ -14,6 +14,7 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 from assistant.config import Settings
 from assistant.contract import Passage
 from assistant.index import Embedder
+from assistant.ingest import IngestError, to_markdown
 from assistant.knowledge import load_manifest
 
 
@@ -25,7 +26,10 @@ class NaiveBaseline:
         texts: list[str] = []
         metadatas: list[dict[str, str]] = []
         for meta in load_manifest(settings):
-            raw = (settings.documents_dir / meta.file).read_text(encoding="utf-8")
+            try:
+                raw = to_markdown(settings.documents_dir / meta.file)
+            except IngestError:
+                continue  # the real index reports unreadable files; the baseline just leaves them out
             for piece in splitter.split_text(raw):
                 texts.append(piece)
                 metadatas.append({"document": meta.id, "title": meta.title, "language": meta.language})

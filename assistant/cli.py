@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.config import Settings
+from assistant.contract import UserFacingError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result: int = handler(settings, args)
         return result
+    except UserFacingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 
@@ -52,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("search", help="retrieve passages for a question")
     p.add_argument("question")
-    p.add_argument("--k", type=int, default=5)
+    p.add_argument("--k", type=int, help="how many passages (default: CARE_TOP_K)")
     p.add_argument("--municipality")
     p.add_argument("--country")
     p.add_argument("--json", action="store_true")
@@ -66,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval-retrieval", help="score retrieval on a JSONL dataset")
     p.add_argument("--dataset", type=Path, required=True, action="append", help="repeat to score several")
-    p.add_argument("--k", type=int, default=5)
+    p.add_argument("--k", type=int, help="the cut-off (default: CARE_TOP_K)")
     p.add_argument("--out", type=Path)
     p.add_argument("--no-baseline", action="store_true", help="skip the naive baseline")
     p.add_argument("--min-same", type=float, help="exit 1 if same-language hit@k is below this")
@@ -116,7 +120,7 @@ def cmd_index(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_add(settings: Settings, args: argparse.Namespace) -> int:
     from assistant.contract import DocumentMeta
-    from assistant.knowledge import add_document
+    from assistant.knowledge import add_document, remove_document
 
     meta = DocumentMeta(
         id=args.id or args.file.stem,
@@ -130,7 +134,17 @@ def cmd_add(settings: Settings, args: argparse.Namespace) -> int:
         url=args.url,
     )
     add_document(settings, args.file.read_bytes(), meta)
-    return cmd_index(settings, argparse.Namespace(json=False))
+    status = cmd_index(settings, argparse.Namespace(json=False))
+    if status != 0 and not any(meta.id == d for d in _indexed_documents(settings)):
+        remove_document(settings, meta.id)  # a document that cannot be read is not left half-added
+        print(f"error: {meta.file} was not added", file=sys.stderr)
+    return status
+
+
+def _indexed_documents(settings: Settings) -> list[str]:
+    from assistant.index import read_state
+
+    return list(read_state(settings)["documents"])
 
 
 def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
@@ -138,7 +152,9 @@ def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
     from assistant.retrieve import Retriever
 
     question, _ = redact(args.question)
-    retrieval = Retriever(settings).search(question, k=args.k, municipality=args.municipality, country=args.country)
+    retrieval = Retriever(settings).search(
+        question, k=args.k or settings.top_k, municipality=args.municipality, country=args.country
+    )
     data = {
         "question": retrieval.question,
         "language": retrieval.language,
@@ -184,6 +200,7 @@ def cmd_eval_retrieval(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     retriever = Retriever(settings)
     languages = _document_languages(settings)
+    args.k = args.k or settings.top_k
 
     def search(case: EvalCase) -> list[Any]:
         return retriever.search(case.question, k=args.k, municipality=case.municipality).passages
@@ -236,8 +253,7 @@ ANSWER_THRESHOLDS = {
 
 def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
     from assistant.answer import Assistant
-    from assistant.evals import DatasetError, EvalCase, load_dataset, run_answer_eval, source_text_for_check
-    from assistant.knowledge import load_manifest
+    from assistant.evals import DatasetError, EvalCase, load_dataset, run_answer_eval, source_texts
 
     try:
         cases = [case for path in args.dataset for case in load_dataset(path)]
@@ -245,10 +261,7 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     assistant = Assistant(settings)
-    sources = {
-        d.id: source_text_for_check((settings.documents_dir / d.file).read_text(encoding="utf-8"))
-        for d in load_manifest(settings)
-    }
+    sources = source_texts(settings)
 
     def ask(case: EvalCase) -> Any:
         return assistant.answer(case.question, municipality=case.municipality)

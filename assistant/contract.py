@@ -11,6 +11,12 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 Language = Literal["da", "sv", "nb", "en"]
+
+
+class UserFacingError(Exception):
+    """An error whose message is written for the person at the keyboard (shown as is, no traceback)."""
+
+
 Status = Literal["answered", "not_found", "refused", "crisis"]
 
 

@@ -20,12 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assistant.contract import Answer, Passage
+from assistant.config import Settings
+from assistant.contract import Answer, Passage, UserFacingError
 
 DOCUMENT_LANGUAGE_KEY = "document_language"
 
 
-class DatasetError(ValueError):
+class DatasetError(UserFacingError, ValueError):
     """A dataset line is not valid JSON or lacks a required field."""
 
 
@@ -222,6 +223,23 @@ def citations_valid(answer: Answer, source_texts: dict[str, str]) -> bool:
 
 _BULLET = re.compile(r"^(?:[•○▪-]|\d{1,2}\.)\s+")
 _MARKUP = re.compile(r"<[^>]+>|[#*|\t]")
+
+
+def source_texts(settings: Settings) -> dict[str, str]:
+    """Each manifest document as plain text for the verbatim-citation check, whatever its format.
+
+    A document that cannot be read gets an empty text, so its citations fail the check loudly.
+    """
+    from assistant.ingest import IngestError, to_markdown
+    from assistant.knowledge import load_manifest
+
+    texts: dict[str, str] = {}
+    for document in load_manifest(settings):
+        try:
+            texts[document.id] = source_text_for_check(to_markdown(settings.documents_dir / document.file))
+        except IngestError:
+            texts[document.id] = ""
+    return texts
 
 
 def source_text_for_check(raw: str) -> str:

@@ -30,7 +30,7 @@ from pathlib import Path
 from bs4 import BeautifulSoup
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from assistant.contract import Chunk, DocumentMeta
+from assistant.contract import Chunk, DocumentMeta, UserFacingError
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")
 MAX_CHUNK_CHARS = 900
@@ -44,7 +44,7 @@ _BULLET_SPLIT = re.compile(r"\s*[•○▪]\s+")
 _GOAL_NUMBERS = re.compile(r"^\d{1,2}(\s*,\s*\d{1,2})*$")
 
 
-class IngestError(ValueError):
+class IngestError(UserFacingError, ValueError):
     """A file could not be ingested; the message names the file and says why."""
 
 

@@ -43,7 +43,14 @@ def write_answer(settings: Settings, system_prompt: str, question: str, citation
 
 
 def check_grounded(text: str, numbers: set[int]) -> None:
-    """Every paragraph must cite, and only passages that exist."""
-    markers = {int(m) for m in re.findall(r"\[(\d+)\]", text)}
-    if not markers or not markers <= numbers:
-        raise UnsupportedLLMAnswer("the model's answer cites no passage or a passage that does not exist")
+    """Every statement line must cite, and only passages that exist.
+
+    Lines that only introduce what follows (ending in ':') need no marker.
+    """
+    statement_lines = [line for line in text.splitlines() if line.strip() and not line.rstrip().endswith(":")]
+    if not statement_lines:
+        raise UnsupportedLLMAnswer("the model's answer is empty")
+    for line in statement_lines:
+        markers = {int(m) for m in re.findall(r"\[(\d+)\]", line)}
+        if not markers or not markers <= numbers:
+            raise UnsupportedLLMAnswer("a line of the model's answer cites no passage, or one that does not exist")

@@ -10,6 +10,7 @@ they were chosen by measurement (``python -m assistant eval-retrieval``).
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -19,13 +20,12 @@ from langchain_chroma import Chroma
 from pydantic import BaseModel, Field
 
 from assistant.config import Settings
-from assistant.contract import Chunk, Language, Passage
+from assistant.contract import Chunk, Language, Passage, UserFacingError
 from assistant.index import (
     STATE_FILE,
     Embedder,
     chroma_client,
     collection_name,
-    embedding_text,
     load_chunks,
     read_state,
 )
@@ -55,8 +55,23 @@ class _Candidate:
     fused: float = 0.0
 
 
-class IndexNotBuiltError(RuntimeError):
+class IndexNotBuiltError(UserFacingError, RuntimeError):
     """There is no index yet: run ``python -m assistant index``."""
+
+
+@dataclass(frozen=True)
+class IndexSnapshot:
+    """Everything one search reads, swapped in whole when the index is rebuilt.
+
+    A search takes the snapshot once at its start, so a rebuild that lands while
+    it runs can never pair new chunks with an old BM25 index.
+    """
+
+    version: int
+    chunks: list[Chunk]
+    keys: list[str]
+    bm25: BM25Index
+    restorer: DiacriticRestorer
 
 
 class Retriever:
@@ -66,6 +81,9 @@ class Retriever:
         self.settings = settings
         self.embedder = embedder or Embedder(settings)
         self.glossary = Glossary(load_glossary(settings.glossary_path))
+        self._glossary_words = {
+            w for concept in self.glossary.concepts for terms in concept.terms.values() for t in terms for w in words(t)
+        }
         self._client = chroma_client(settings)
         self._store = Chroma(
             client=self._client,
@@ -73,31 +91,42 @@ class Retriever:
             embedding_function=self.embedder,
             collection_metadata={"hnsw:space": "cosine"},
         )
-        self._state_mtime = -1.0
-        self.chunks: list[Chunk] = []
-        self._keys: list[str] = []
-        self._bm25 = BM25Index([])
-        self.restorer = DiacriticRestorer([])
+        self._lock = threading.Lock()
+        self._snapshot = IndexSnapshot(-1, [], [], BM25Index([]), DiacriticRestorer([]))
         self.refresh()
+
+    @property
+    def snapshot(self) -> IndexSnapshot:
+        return self._snapshot
+
+    @property
+    def chunks(self) -> list[Chunk]:
+        return self._snapshot.chunks
+
+    @property
+    def restorer(self) -> DiacriticRestorer:
+        return self._snapshot.restorer
 
     def refresh(self) -> bool:
         """Reload chunks and BM25 if the index was rebuilt since; True if it was."""
         path = self.settings.index_dir / STATE_FILE
         if not path.exists():
             raise IndexNotBuiltError(f"No index in {self.settings.index_dir}: run `python -m assistant index` first.")
-        mtime = path.stat().st_mtime_ns
-        if mtime == self._state_mtime:
+        version = path.stat().st_mtime_ns
+        if version == self._snapshot.version:
             return False
-        state = read_state(self.settings)
-        self.chunks = load_chunks(self.settings, state)
-        self.documents = {doc_id: entry["meta"] for doc_id, entry in state["documents"].items()}
-        self._keys = [entry["key"] for entry in state["documents"].values()]
-        self._bm25 = BM25Index([document_tokens(c.search_text, c.language, self.glossary) for c in self.chunks])
-        glossary_words = {
-            w for concept in self.glossary.concepts for terms in concept.terms.values() for t in terms for w in words(t)
-        }
-        self.restorer = DiacriticRestorer({w for c in self.chunks for w in words(c.search_text)} | glossary_words)
-        self._state_mtime = mtime
+        with self._lock:  # one thread rebuilds; the others keep searching the current snapshot
+            if version == self._snapshot.version:
+                return False
+            state = read_state(self.settings)
+            chunks = load_chunks(self.settings, state)
+            self._snapshot = IndexSnapshot(
+                version=version,
+                chunks=chunks,
+                keys=[entry["key"] for entry in state["documents"].values()],
+                bm25=BM25Index([document_tokens(c.search_text, c.language, self.glossary) for c in chunks]),
+                restorer=DiacriticRestorer({w for c in chunks for w in words(c.search_text)} | self._glossary_words),
+            )
         return True
 
     def search(
@@ -124,9 +153,10 @@ class Retriever:
         timings: dict[str, float] = {}
         clock = time.perf_counter()
         self.refresh()
-        question = self.restorer.restore(question)
+        snap = self._snapshot
+        question = snap.restorer.restore(question)
         language = language or detect_language(question)
-        alternatives = self.restorer.alternatives(question)
+        alternatives = snap.restorer.alternatives(question)
         if alternatives:
             question = f"{question} {' '.join(alternatives)}"
         concepts = sorted(self.glossary.find(question)) if cfg.use_glossary else []
@@ -134,17 +164,17 @@ class Retriever:
         expanded_query = " ".join([question, *dict.fromkeys(t for terms in expansion.values() for t in terms)])
         timings["analyse"] = _ms_since(clock)
 
-        allowed = self._allowed(municipality, country)
+        allowed = self._allowed(snap, municipality, country)
         candidates: dict[str, _Candidate] = {}
         clock = time.perf_counter()
-        self._add_bm25(question, language, concepts, allowed, cfg, candidates)
+        self._add_bm25(snap, question, language, concepts, allowed, cfg, candidates)
         timings["bm25"] = _ms_since(clock)
         clock = time.perf_counter()
         dense_query = " ".join([question, *dict.fromkeys(expansion["en"])])
-        self._add_dense(dense_query, municipality, country, cfg, candidates)
+        self._add_dense(snap, dense_query, municipality, country, cfg, candidates)
         timings["dense"] = _ms_since(clock)
 
-        named = self._named_documents(question)
+        named = self._named_documents(snap, question)
         for candidate in candidates.values():
             candidate.fused = _rrf(candidate.bm25_rank, cfg.bm25_weight, cfg.rrf_k) + _rrf(
                 candidate.dense_rank, cfg.dense_weight, cfg.rrf_k
@@ -163,11 +193,11 @@ class Retriever:
             timings_ms=timings,
         )
 
-    def _named_documents(self, question: str) -> set[str]:
+    def _named_documents(self, snap: IndexSnapshot, question: str) -> set[str]:
         """Documents whose municipality or country the question names ("i Östersund", "the Danish plan")."""
         tokens = {_fold(t) for t in words(question)}
         named: set[str] = set()
-        for chunk in self.chunks:
+        for chunk in snap.chunks:
             if chunk.document in named:
                 continue
             place = _fold(_municipality_stem(chunk.municipality))
@@ -176,9 +206,9 @@ class Retriever:
                 named.add(chunk.document)
         return named
 
-    def _allowed(self, municipality: str | None, country: str | None) -> np.ndarray:
-        mask = np.ones(len(self.chunks), dtype=bool)
-        for i, chunk in enumerate(self.chunks):
+    def _allowed(self, snap: IndexSnapshot, municipality: str | None, country: str | None) -> np.ndarray:
+        mask = np.ones(len(snap.chunks), dtype=bool)
+        for i, chunk in enumerate(snap.chunks):
             if municipality and (chunk.municipality or "").casefold() != municipality.casefold():
                 mask[i] = False
             if country and chunk.country.upper() != country.upper():
@@ -187,6 +217,7 @@ class Retriever:
 
     def _add_bm25(
         self,
+        snap: IndexSnapshot,
         question: str,
         language: str,
         concepts: list[str],
@@ -196,27 +227,28 @@ class Retriever:
     ) -> None:
         if cfg.bm25_weight <= 0:
             return
-        scores = self._bm25.scores(query_tokens(question, language, concepts))
+        scores = snap.bm25.scores(query_tokens(question, language, concepts))
         scores = np.where(allowed, scores, 0.0)
         order = [int(i) for i in np.argsort(-scores, kind="stable") if scores[i] > 0][: cfg.candidates]
         for rank, index in enumerate(order, start=1):
-            chunk = self.chunks[index]
+            chunk = snap.chunks[index]
             candidate = candidates.setdefault(chunk.id, _Candidate(chunk))
             candidate.bm25_rank, candidate.bm25_score = rank, float(scores[index])
 
     def _add_dense(
         self,
+        snap: IndexSnapshot,
         query: str,
         municipality: str | None,
         country: str | None,
         cfg: Settings,
         candidates: dict[str, _Candidate],
     ) -> None:
-        if cfg.dense_weight <= 0 or not self.chunks:
+        if cfg.dense_weight <= 0 or not snap.chunks:
             return
-        by_id = {chunk.id: chunk for chunk in self.chunks}
+        by_id = {chunk.id: chunk for chunk in snap.chunks}
         results = self._store.similarity_search_with_score(
-            query, k=min(cfg.candidates, len(self.chunks)), filter=self._where(municipality, country)
+            query, k=min(cfg.candidates, len(snap.chunks)), filter=self._where(snap, municipality, country)
         )
         for rank, (document, distance) in enumerate(results, start=1):
             chunk = by_id.get(str(document.metadata.get("chunk_id")))
@@ -225,18 +257,15 @@ class Retriever:
             candidate = candidates.setdefault(chunk.id, _Candidate(chunk))
             candidate.dense_rank, candidate.dense_score = rank, 1.0 - float(distance)
 
-    def _where(self, municipality: str | None, country: str | None) -> dict[str, Any]:
-        clauses: list[dict[str, Any]] = [{"doc_key": {"$in": self._keys}}]
+    def _where(self, snap: IndexSnapshot, municipality: str | None, country: str | None) -> dict[str, Any]:
+        clauses: list[dict[str, Any]] = [{"doc_key": {"$in": snap.keys}}]
         if municipality:
-            names = {c.municipality for c in self.chunks if c.municipality}
+            names = {c.municipality for c in snap.chunks if c.municipality}
             match = next((n for n in names if n.casefold() == municipality.casefold()), municipality)
             clauses.append({"municipality": match})
         if country:
             clauses.append({"country": country.upper()})
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
-
-    def embedding_text(self, chunk: Chunk) -> str:
-        return embedding_text(chunk, self.glossary)
 
 
 NAMED_PLACE_RANK = 2

@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 from sse_starlette.sse import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
-from assistant.answer import Assistant
+from assistant.answer import Assistant, QuestionError
 from assistant.config import REPO_ROOT, Settings
 from assistant.contract import Answer
 from assistant.feedback import FeedbackStore, UnknownAnswerError
@@ -77,7 +77,8 @@ class HistoryTurn(BaseModel):
 class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    message: StrictStr = Field(description="The citizen's question.")
+    # Generous hard cap on the raw body field; the configured limit (max_question_chars) gives the clear 422.
+    message: StrictStr = Field(description="The citizen's question.", max_length=20_000)
     municipality: StrictStr | None = Field(
         default=None, description="A name from GET /api/municipalities; null or empty for all."
     )
@@ -297,6 +298,8 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
             assistant_ = holder.get()
             try:
                 return assistant_.answer(message, municipality=municipality, history=history)
+            except QuestionError as exc:
+                raise HTTPException(422, str(exc)) from exc
             except Exception as exc:
                 log.error("assistant failed: %s", type(exc).__name__)
                 raise AssistantUnavailable(UNAVAILABLE) from exc
@@ -352,7 +355,10 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
                         "status": answer.status,
                         "language": answer.language,
                         "pii_detected": answer.pii_detected,
-                    }
+                        # The page keeps this redacted question as history, never what was typed.
+                        "question": answer.question,
+                    },
+                    ensure_ascii=False,
                 ),
             }
             for piece in split_pieces(answer.answer):

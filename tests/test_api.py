@@ -200,7 +200,7 @@ def test_stream_event_order_and_payloads(live_server: Any) -> None:
     assert names.count("delta") >= 2, "the answer is streamed in pieces"
 
     status = events[0][1]
-    assert set(status) == {"id", "status", "language", "pii_detected"}
+    assert set(status) == {"id", "status", "language", "pii_detected", "question"}
     done = events[-1][1]
     assert done["id"] == status["id"] and done["latency_ms"] >= 0
     text = "".join(data["text"] for name, data in events if name == "delta")

@@ -94,3 +94,33 @@ def test_the_real_knowledge_base_indexes_without_errors(built_index: Settings) -
     state = read_state(built_index)
     assert len(state["documents"]) == 5
     assert sum(entry["chunks"] for entry in state["documents"].values()) > 50
+
+
+def test_a_file_of_another_document_is_never_overwritten(fictional_kb: Settings) -> None:
+    import pytest
+
+    from assistant.knowledge import ManifestError, load_manifest
+
+    add_document(fictional_kb, b"# Demens\n\nFjordby har en demenscafe.\n", _meta("plan.md"))
+    other = _meta("plan.md").model_copy(update={"id": "another-plan"})
+    with pytest.raises(ManifestError, match="already belongs"):
+        add_document(fictional_kb, b"# Andet\n\nNoget helt andet.\n", other)
+    assert "demenscafe" in (fictional_kb.documents_dir / "plan.md").read_text(encoding="utf-8")
+    assert [d.id for d in load_manifest(fictional_kb)] == ["plan"]
+
+
+def test_the_cli_explains_a_missing_index_without_a_traceback(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "CARE_DATA_DIR": str(tmp_path / "empty"), "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "assistant", "ask", "demens", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert done.returncode == 2
+    assert "run `python -m assistant index`" in done.stderr and "Traceback" not in done.stderr

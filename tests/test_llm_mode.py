@@ -88,8 +88,13 @@ def test_a_grounded_model_answer_is_used(assistant, fake_model) -> None:  # type
 
 @pytest.mark.parametrize(
     ("status", "reply"),
-    [(200, "Kommunen bygger 40 nye plejeboliger."), (200, "Se kilde [9]."), (500, "")],
-    ids=["no-citation", "unknown-citation", "backend-error"],
+    [
+        (200, "Kommunen bygger 40 nye plejeboliger."),
+        (200, "Se kilde [9]."),
+        (200, "Demens er prioriteret [1].\nKommunen bygger 40 nye plejeboliger."),
+        (500, ""),
+    ],
+    ids=["no-citation", "unknown-citation", "one-line-uncited", "backend-error"],
 )
 def test_an_ungrounded_or_failing_model_falls_back_to_the_composed_answer(
     assistant, fake_model, status: int, reply: str

@@ -54,7 +54,7 @@ from assistant.evals import (
     load_dataset,
     run_answer_eval,
     run_retrieval_eval,
-    source_text_for_check,
+    source_texts,
 )
 from assistant.feedback import FeedbackStore
 from assistant.index import Embedder, IndexReport, build_index, read_state
@@ -479,7 +479,7 @@ class StaffConsole:
                     "passed": rank is not None,
                 }
             )
-        sources = {d.id: self._source_text(d) for d in documents}
+        sources = source_texts(self.settings)
 
         def ask(case: EvalCase) -> Answer:
             return assistant.answer(case.question, municipality=case.municipality)
@@ -509,17 +509,6 @@ class StaffConsole:
         if answer_rows:
             metrics["answers pass_rate"] = round(sum(bool(r["passed"]) for r in answer_rows) / len(answer_rows), 3)
         return metrics, rows
-
-    def _source_text(self, document: DocumentMeta) -> str:
-        """The source as plain text for the verbatim-citation check (indexed text for PDF and DOCX)."""
-        path = self.settings.documents_dir / document.file
-        if path.suffix.lower() in TEXT_SUFFIXES:
-            try:
-                return source_text_for_check(path.read_text(encoding="utf-8", errors="replace"))
-            except OSError:
-                return ""
-        chunks = [c.text for c in self.assistant.retriever.chunks if c.document == document.id]
-        return source_text_for_check("\n".join(chunks))
 
     # ---- 5. feedback and gaps
 

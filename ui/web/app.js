@@ -547,6 +547,7 @@
         const follow = nearBottom();
         if (name === "status") {
           applyStatus(turn, data);
+          if (typeof data.question === "string") turn.redactedQuestion = data.question;
         } else if (name === "delta") {
           turn.text += data.text;
           renderText(turn.body, turn.text, turn);
@@ -561,7 +562,8 @@
         if (follow) window.scrollTo(0, document.documentElement.scrollHeight);
       });
       if (!finished) throw new Error("stream ended early");
-      state.history.push({ role: "user", content: message });
+      // Only the server's redacted copy of the question is kept and sent back as history.
+      state.history.push({ role: "user", content: turn.redactedQuestion || "" });
       state.history.push({ role: "assistant", content: turn.text.slice(0, HISTORY_CHARS) });
     } catch (e) {
       if (!turn.id) {
