@@ -26,10 +26,9 @@ import logging
 import math
 import re
 import time
-import unicodedata
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +39,7 @@ from assistant.config import Settings
 from assistant.contract import Answer, Chunk, Citation, Language, Passage, UserFacingError
 from assistant.knowledge import prompt
 from assistant.language import detect_language
-from assistant.lexical import LANGUAGES, Glossary, content_words, stems, words
+from assistant.lexical import LANGUAGES, Glossary, content_words, fold, stems, words
 from assistant.retrieve import Retrieval, Retriever
 
 log = logging.getLogger(__name__)
@@ -81,7 +80,6 @@ class Trace:
     intent: str = ""
     relevance: float = 0.0
     reason: str = ""
-    timings_ms: dict[str, float] = field(default_factory=dict)
 
 
 class Assistant:
@@ -384,7 +382,7 @@ class Assistant:
         parts = [prompt(cfg, language, "lead_answered")]
         for group in by_document.values():
             first = group[0].passage
-            title = _source_name(cfg, language, first)
+            title = first.title
             key = "source_says" if first.period else "source_says_no_period"
             lines = [prompt(cfg, language, key, title=title, period=first.period or "")]
             for statement in sorted(group, key=lambda s: s.order):
@@ -488,12 +486,6 @@ def _load_answerability() -> dict[str, Any]:
     return {"fact_requests": rules, "known_place_words": {fold(w) for w in raw["known_place_words"]}}
 
 
-def fold(text: str) -> str:
-    """Lower-case and fold Nordic letters so 'kö', 'ko' and 'KÖ' compare equal."""
-    text = text.casefold().replace("æ", "ae").replace("ø", "o").replace("å", "a")
-    return "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
-
-
 def split_statements(text: str) -> list[str]:
     """Sentences and list items of a passage, each verbatim."""
     out: list[str] = []
@@ -551,10 +543,6 @@ def _with_follow_up_context(question: str, history: list[dict[str, Any]] | None)
         return question
     earlier, _ = privacy.redact(str(previous[-1]))
     return f"{earlier} {question}"
-
-
-def _source_name(cfg: Settings, language: str, passage: Passage) -> str:
-    return passage.title
 
 
 def _source_line(cfg: Settings, language: str, citation: Citation) -> str:

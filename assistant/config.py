@@ -56,7 +56,6 @@ class Settings(BaseSettings):
     )
     max_statements: int = 5
     max_question_chars: int = 2000
-    llm_provider: Literal["openai"] = "openai"
     llm_model: str = "gpt-4o-mini"
     llm_base_url: str | None = None
     llm_api_key: SecretStr | None = None

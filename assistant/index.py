@@ -28,7 +28,7 @@ from langchain_core.embeddings import Embeddings
 
 from assistant.config import Settings
 from assistant.contract import Chunk, DocumentMeta
-from assistant.ingest import SUPPORTED_SUFFIXES, IngestError, ingest_document
+from assistant.ingest import CHUNKER_VERSION, SUPPORTED_SUFFIXES, IngestError, ingest_document
 from assistant.knowledge import load_glossary, load_manifest
 from assistant.lexical import Glossary
 
@@ -175,7 +175,7 @@ def build_index(settings: Settings, embedder: Embeddings | None = None) -> Index
         previous = state["documents"].get(meta.id)
         path = settings.documents_dir / meta.file
         try:
-            key = document_key(path, meta, salt=f"{settings.embedding_model}|{glossary_key}")
+            key = document_key(path, meta, salt=f"{settings.embedding_model}|{glossary_key}|{CHUNKER_VERSION}")
         except OSError as exc:
             report.errors[meta.file] = f"{meta.file}: cannot read the file ({exc.strerror or exc})"
             if previous:

@@ -22,8 +22,8 @@ list with its lead-in sentence or rebuilds table rows broken by a page break.
 
 from __future__ import annotations
 
-import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +32,8 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from assistant.contract import Chunk, DocumentMeta, UserFacingError
 
+# Bump when chunking changes, so every document is cut again on the next index build.
+CHUNKER_VERSION = "2"
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")
 MAX_CHUNK_CHARS = 900
 LONG_ITEM_CHARS = 350
@@ -53,11 +55,7 @@ class _Block:
     kind: str  # "paragraph" | "list" | "table"
     section: tuple[str, ...]
     lines: list[str] = field(default_factory=list)
-
-
-def content_hash(path: Path) -> str:
-    """SHA-256 of the file's bytes: unchanged documents are never re-embedded."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    lead: str = ""  # for a list: the sentence ending in ':' that introduces it
 
 
 def ingest_document(path: Path, meta: DocumentMeta) -> list[Chunk]:
@@ -95,7 +93,7 @@ def to_markdown(path: Path) -> str:
         elif suffix == ".docx":
             text = _docx_markdown(path)
         elif suffix in (".html", ".htm"):
-            text = _html_markdown(path.read_text(encoding="utf-8", errors="replace"))
+            text = _html_markdown(_read_text(path))
         elif suffix == ".txt":
             text = _plain_text_markdown(_read_text(path))
         else:
@@ -127,15 +125,24 @@ def _pdf_text(path: Path) -> str:
 
 
 def _docx_markdown(path: Path) -> str:
+    """Word paragraphs and tables in document order; heading styles become Markdown headings."""
     import docx
+    from docx.table import Table
 
     document = docx.Document(str(path))
     lines: list[str] = []
-    for paragraph in document.paragraphs:
-        text = paragraph.text.strip()
+    for block in document.iter_inner_content():
+        if isinstance(block, Table):
+            for row in block.rows:
+                # A tab per cell, and at least two, so even a two-column table is read as a table.
+                cells = [cell.text.strip().replace("\n", " ") for cell in row.cells]
+                lines.append("\t".join(cells + [""] * max(0, 3 - len(cells))))
+            lines.append("")
+            continue
+        text = block.text.strip()
         if not text:
             continue
-        style = (paragraph.style.name if paragraph.style is not None else "") or ""
+        style = (block.style.name if block.style is not None else "") or ""
         if style.startswith("Heading") or style == "Title":
             level = int(style.split()[-1]) if style.split()[-1].isdigit() else 1
             lines += [f"{'#' * min(level, 6)} {text}", ""]
@@ -143,10 +150,6 @@ def _docx_markdown(path: Path) -> str:
             lines.append(f"- {text}")
         else:
             lines += [text, ""]
-    for table in document.tables:
-        for row in table.rows:
-            lines.append("\t".join(cell.text.strip().replace("\n", " ") for cell in row.cells))
-        lines.append("")
     return "\n".join(lines)
 
 
@@ -197,7 +200,7 @@ def parse_blocks(markdown: str) -> list[_Block]:
         current = None
 
     for raw in markdown.replace("\r\n", "\n").split("\n"):
-        line = raw.rstrip()
+        line = raw.rstrip(" \r")  # trailing tabs are empty table cells, keep them
         heading = _HEADING.match(line)
         if heading:
             close()
@@ -218,7 +221,7 @@ def parse_blocks(markdown: str) -> list[_Block]:
                 lead = _take_lead_in(blocks[-1] if blocks else None, tuple(headings))
                 if blocks and not blocks[-1].lines:
                     blocks.pop()
-                current = _Block("list", tuple(headings), [lead] if lead else [])
+                current = _Block("list", tuple(headings), lead=lead or "")
             current.lines.append(_LIST_ITEM.sub(_list_marker(line), line.strip(), count=1))
         elif kind == "table":
             if current is None or current.kind != "table":
@@ -255,7 +258,7 @@ def _take_lead_in(block: _Block | None, section: tuple[str, ...]) -> str | None:
     if block is None or block.kind != "paragraph" or not block.lines or block.section != section:
         return None
     if block.lines[-1].endswith(":"):
-        return "LEAD:" + block.lines.pop()
+        return block.lines.pop()
     return None
 
 
@@ -263,7 +266,7 @@ def _clean_inline(text: str) -> str:
     return re.sub(r"\s+", " ", text.replace("**", "").replace("__", "")).strip()
 
 
-def _chunks_from_blocks(blocks: list[_Block], meta: DocumentMeta, markdown: str):  # type: ignore[no-untyped-def]
+def _chunks_from_blocks(blocks: list[_Block], meta: DocumentMeta, markdown: str) -> Iterator[Chunk]:
     numbered_goals = _numbered_items(markdown)
     order = 0
     pending: list[str] = []
@@ -288,7 +291,7 @@ def _chunks_from_blocks(blocks: list[_Block], meta: DocumentMeta, markdown: str)
             order=order,
         )
 
-    def flush_paragraphs():  # type: ignore[no-untyped-def]
+    def flush_paragraphs() -> Iterator[Chunk]:
         nonlocal pending, pending_section
         if pending and pending_section is not None:
             yield make("\n".join(pending), pending_section)
@@ -327,8 +330,8 @@ def _split_long(text: str) -> list[str]:
 
 def _list_chunks(block: _Block) -> list[tuple[str, tuple[str, ...], str]]:
     """Lists stay with their heading and lead-in; long items become chunks of their own."""
-    lead = block.lines[0][len("LEAD:") :] if block.lines and block.lines[0].startswith("LEAD:") else ""
-    items = block.lines[1:] if lead else block.lines
+    lead = block.lead
+    items = block.lines
     out: list[tuple[str, tuple[str, ...], str]] = []
     group: list[str] = []
 
@@ -409,21 +412,27 @@ def _table_chunks(block: _Block, goals: dict[str, str]) -> list[tuple[str, tuple
 def _row_chunk(
     header: list[str], row: list[str], section: tuple[str, ...], goals: dict[str, str]
 ) -> tuple[str, tuple[str, ...], str]:
+    """One table row as a chunk: its first content cell as the lead line, the others labelled by header.
+
+    When the first column holds goal numbers ("9", "9,10"), it is a key, not content: it
+    names the row in the section path and brings the goals' texts along as context.
+    """
     key = row[0].strip()
-    goal_numbers = [n.strip() for n in key.split(",")] if _GOAL_NUMBERS.match(key) else []
+    keyed = bool(key) and bool(_GOAL_NUMBERS.match(key))
+    goal_numbers = [n.strip() for n in key.split(",")] if keyed else []
     goal_texts = [f"{n}. {goals[n]}" for n in goal_numbers if n in goals]
+    names, cells = (header[1:], row[1:]) if keyed else (header, row)
     lines: list[str] = []
-    for name, cell in zip(header[1:], row[1:], strict=False):
+    for index, (name, cell) in enumerate(zip(names, cells, strict=False)):
         cleaned = [line for part in cell.split("\n") for line in _clean_cell(part)]
         if not cleaned:
             continue
-        if name == header[1]:
+        if index == 0:
             lines.extend(cleaned)
         elif all(line.startswith("• ") for line in cleaned) or len(cleaned) > 1:
             lines.append(f"{name}:")
             lines.extend(cleaned)
         else:
             lines.append(f"{name}: {cleaned[0]}")
-    label = f"{header[0]} {key}" if key else header[0]
-    table_section = (*section[:2], label)
+    table_section = (*section[:2], f"{header[0]} {key}") if keyed else section
     return "\n".join(lines), table_section, "\n".join(goal_texts)

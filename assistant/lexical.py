@@ -55,6 +55,12 @@ def _stemmer(language: str) -> Stemmer.Stemmer:
     return Stemmer.Stemmer(_STEMMER_NAMES.get(language, "english"))
 
 
+def fold(text: str) -> str:
+    """Lower-case and fold Nordic letters, so 'Östersund', 'ostersund' and 'KÖ'/'ko' compare equal."""
+    text = text.casefold().replace("æ", "ae").replace("ø", "o").replace("å", "a")
+    return "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
+
+
 def words(text: str) -> list[str]:
     """Lower-cased word tokens, with NFC normalisation so 'å' is always one character."""
     return [w.lower() for w in _WORD.findall(unicodedata.normalize("NFC", text))]

@@ -31,7 +31,7 @@ from assistant.index import (
 )
 from assistant.knowledge import load_glossary
 from assistant.language import detect_language
-from assistant.lexical import BM25Index, DiacriticRestorer, Glossary, document_tokens, query_tokens, words
+from assistant.lexical import BM25Index, DiacriticRestorer, Glossary, document_tokens, fold, query_tokens, words
 
 
 class Retrieval(BaseModel):
@@ -195,13 +195,13 @@ class Retriever:
 
     def _named_documents(self, snap: IndexSnapshot, question: str) -> set[str]:
         """Documents whose municipality or country the question names ("i Östersund", "the Danish plan")."""
-        tokens = {_fold(t) for t in words(question)}
+        tokens = {fold(t) for t in words(question)}
         named: set[str] = set()
         for chunk in snap.chunks:
             if chunk.document in named:
                 continue
-            place = _fold(_municipality_stem(chunk.municipality))
-            country_words = {_fold(w) for w in COUNTRY_WORDS.get(chunk.country, frozenset())}
+            place = fold(_municipality_stem(chunk.municipality))
+            country_words = {fold(w) for w in COUNTRY_WORDS.get(chunk.country, frozenset())}
             if (place and any(t.startswith(place) for t in tokens)) or tokens & country_words:
                 named.add(chunk.document)
         return named
@@ -303,14 +303,6 @@ COUNTRY_WORDS = {
         ]
     ),
 }
-
-
-def _fold(word: str) -> str:
-    """'Östersund' and 'ostersund' name the same place."""
-    return word.translate(_FOLD_TABLE)
-
-
-_FOLD_TABLE = str.maketrans({"æ": "ae", "ø": "o", "å": "a", "ä": "a", "ö": "o"})
 
 
 def _municipality_stem(municipality: str | None) -> str:

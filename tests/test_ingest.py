@@ -136,3 +136,21 @@ def test_bad_files_get_a_clear_error_naming_the_file(tmp_path: Path, name: str, 
     with pytest.raises(IngestError) as error:
         ingest_document(path, _meta(name))
     assert name in str(error.value) and message in str(error.value)
+
+
+def test_word_tables_stay_under_their_heading(tmp_path: Path) -> None:
+    from docx import Document
+
+    path = tmp_path / "tables.docx"
+    document = Document()
+    document.add_heading("Handlingsplan", level=1)
+    table = document.add_table(rows=2, cols=2)
+    table.cell(0, 0).text, table.cell(0, 1).text = "Tiltak", "År"
+    table.cell(1, 0).text, table.cell(1, 1).text = "Demenscafé i Fjordby", "2032"
+    document.add_heading("Frivillige", level=1)
+    document.add_paragraph("Fjordby samarbejder med frivillige.")
+    document.save(str(path))
+    chunks = ingest_document(path, _meta("tables.docx"))
+    row = next(c for c in chunks if "Demenscafé i Fjordby" in c.text)
+    assert row.section.startswith("Handlingsplan") and "År: 2032" in row.text
+    assert next(c for c in chunks if "frivillige" in c.text).section == "Frivillige"

@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
-from assistant.answer import Assistant, QuestionError, Trace, fold
+from assistant.answer import Assistant, QuestionError, Trace
 from assistant.config import REPO_ROOT, Settings
 from assistant.contract import Answer, DocumentMeta, Language, Passage
 from assistant.evals import (
@@ -60,6 +60,7 @@ from assistant.feedback import FeedbackStore
 from assistant.index import Embedder, IndexReport, build_index, read_state
 from assistant.ingest import SUPPORTED_SUFFIXES
 from assistant.knowledge import ManifestError, add_document, load_manifest, municipalities, remove_document
+from assistant.lexical import fold
 from assistant.privacy import redact
 from assistant.retrieve import Retriever
 
