@@ -38,7 +38,7 @@ from assistant import privacy, safety
 from assistant.config import Settings
 from assistant.contract import Answer, Chunk, Citation, Language, Passage, UserFacingError
 from assistant.knowledge import prompt
-from assistant.language import detect_language
+from assistant.language import detect_language, has_language_markers
 from assistant.lexical import LANGUAGES, Glossary, content_words, fold, stems, words
 from assistant.retrieve import Retrieval, Retriever
 
@@ -212,9 +212,10 @@ class Assistant:
         """A capitalised name after a preposition ('i Malmö', 'in Stockholm') that no document mentions."""
         vocabulary = self._vocabulary()
         known = self._answerability["known_place_words"]
+        after_preposition = r"\b(?:i|in|på|for|för|from|fra|från|til|till|at)\s+([A-ZÆØÅÄÖ][\w-]{2,})"
+        before_municipality = r"\b([A-ZÆØÅÄÖ][\w-]{2,})(?:s)?\s+(?:[Kk]ommune|[Kk]ommun|[Mm]unicipality|[Cc]ouncil)\b"
         names = [
-            m.group(1)
-            for m in re.finditer(r"\b(?:i|in|på|for|för|from|fra|från|til|till|at)\s+([A-ZÆØÅÄÖ][\w-]{2,})", question)
+            m.group(1) for pattern in (after_preposition, before_municipality) for m in re.finditer(pattern, question)
         ]
         unknown = [n for n in names if not self._is_known_name(n.lower(), vocabulary, known)]
         # "my brother lives in Jylland, can he get a place in Slagelse?" names a known place too.
@@ -261,6 +262,8 @@ class Assistant:
         for word in content_words(question, language):
             if self.retriever.glossary.find(word) & concept_set:
                 continue  # the concept already stands for this word, in every language
+            if self.retriever.is_place_word(word):
+                continue  # where the asker lives steers retrieval; it is not the topic
             forms = frozenset(stems([word], lang)[0] for lang in LANGUAGES)
             weight = max((idf.get(f, 0.0) for f in forms), default=0.0)
             if weight > 0:
@@ -294,6 +297,8 @@ class Assistant:
         # A statement that uses the asker's own word, not only its concept, fits a little better.
         idf = self._idf()
         for word in content_words(question, language):
+            if self.retriever.is_place_word(word):
+                continue
             forms = frozenset(stems([word], lang)[0] for lang in LANGUAGES)
             if forms not in units:
                 units[forms] = 0.5 * max((idf.get(f, 0.0) for f in forms), default=0.0)
@@ -529,8 +534,8 @@ def _without_placeholders(text: str) -> str:
 def _follow_up_language(question: str, history: list[dict[str, Any]] | None) -> Language | None:
     """A short follow-up ('og i Sverige?') is in the language of the conversation."""
     previous = [t.get("content", "") for t in history or [] if t.get("role") == "user" and t.get("content")]
-    if not previous or len(words(question)) > FOLLOW_UP_MAX_WORDS:
-        return None
+    if not previous or len(words(question)) > FOLLOW_UP_MAX_WORDS or has_language_markers(question):
+        return None  # the follow-up's own words say which language it is in
     return detect_language(_without_placeholders(privacy.redact(str(previous[-1]))[0]))
 
 

@@ -176,6 +176,11 @@ _MARKERS: dict[LanguageCode, frozenset[str]] = {
 }
 
 
+def has_language_markers(text: str) -> bool:
+    """Whether the text has function words that point to one language ("hva", "vad", "what")."""
+    return _marker_vote(text)[0] is not None
+
+
 def _marker_vote(text: str) -> tuple[LanguageCode | None, int]:
     tokens = [t.strip(".,!?;:()\"'").lower() for t in text.split()]
     votes = {code: sum(t in markers for t in tokens) for code, markers in _MARKERS.items()}

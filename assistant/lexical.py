@@ -92,11 +92,17 @@ class Glossary:
                     self._add_term(concept.id, language, term)
 
     def _add_term(self, concept_id: str, language: str, term: str) -> None:
-        term_words = words(term)
+        # "=ældre": match the word and its stem only, never as part of a compound ("forældre").
+        exact = term.startswith("=")
+        term_words = words(term.lstrip("="))
         if not term_words:
             return
         if len(term_words) > 1:
-            self._phrases.setdefault(tuple(term_words), set()).add(concept_id)
+            # Phrases match exactly, but with or without a plural -s/-er on the last word
+            # ("career path" / "career paths", "hel stilling" / "hele stillinger" stays separate).
+            last = term_words[-1]
+            for variant in {last, last + "s", last.removesuffix("s")}:
+                self._phrases.setdefault((*term_words[:-1], variant), set()).add(concept_id)
             return
         word = term_words[0]
         if language == "en":
@@ -112,7 +118,7 @@ class Glossary:
         for lang in LANGUAGES:
             self._stem_index.setdefault(_stemmer(lang).stemWord(word), set()).add(concept_id)
         self._stem_index.setdefault(word, set()).add(concept_id)
-        if len(word) >= MIN_COMPOUND_PART and language != "en":
+        if len(word) >= MIN_COMPOUND_PART and not exact:
             self._compound_parts.setdefault(word, set()).add(concept_id)
 
     def find(self, text: str) -> set[str]:

@@ -195,7 +195,7 @@ class Retriever:
 
     def _named_documents(self, snap: IndexSnapshot, question: str) -> set[str]:
         """Documents whose municipality or country the question names ("i Östersund", "the Danish plan")."""
-        tokens = {fold(t) for t in words(question)}
+        tokens = {fold(t).removesuffix("'s") for t in words(question)}
         named: set[str] = set()
         for chunk in snap.chunks:
             if chunk.document in named:
@@ -205,6 +205,14 @@ class Retriever:
             if (place and any(t.startswith(place) for t in tokens)) or tokens & country_words:
                 named.add(chunk.document)
         return named
+
+    def is_place_word(self, word: str) -> bool:
+        """Whether a word names a municipality or country of the knowledge base ("Östersunds", "svenska")."""
+        folded = fold(word).removesuffix("'s")
+        if any(folded in {fold(w) for w in words_} for words_ in COUNTRY_WORDS.values()):
+            return True
+        stems = {fold(_municipality_stem(c.municipality)) for c in self.chunks if c.municipality}
+        return any(stem and folded.startswith(stem) for stem in stems)
 
     def _allowed(self, snap: IndexSnapshot, municipality: str | None, country: str | None) -> np.ndarray:
         mask = np.ones(len(snap.chunks), dtype=bool)
