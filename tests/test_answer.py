@@ -93,17 +93,17 @@ def test_personal_id_numbers_never_leave_the_assistant(
         assert secret not in caplog.text
 
 
-def test_cli_ask_and_eval_write_no_personal_data(built_index: Settings, tmp_path: Path) -> None:
-    env = {"CARE_DATA_DIR": str(built_index.data_dir), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
-    question = f"Mitt personnummer är {PERSONNUMMER}, vilket stöd får anhöriga i Östersund?"
-    done = subprocess.run(
-        [sys.executable, "-m", "assistant", "ask", question, "--json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=True,
+def _run_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m assistant`` against the test index, as a user would."""
+    env = {"CARE_DATA_DIR": str(settings.data_dir), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
+    return subprocess.run(
+        [sys.executable, "-m", "assistant", *args], capture_output=True, text=True, env=env, timeout=300, check=True
     )
+
+
+def test_cli_ask_and_eval_write_no_personal_data(built_index: Settings, tmp_path: Path) -> None:
+    question = f"Mitt personnummer är {PERSONNUMMER}, vilket stöd får anhöriga i Östersund?"
+    done = _run_cli(built_index, "ask", question, "--json")
     result = json.loads(done.stdout)
     assert result["pii_detected"] and result["status"] == "answered"
     assert set(result) >= {"id", "question", "status", "language", "answer", "citations", "pii_detected", "latency_ms"}
@@ -120,14 +120,7 @@ def test_cli_ask_and_eval_write_no_personal_data(built_index: Settings, tmp_path
         + "\n"
     )
     out = tmp_path / "out.jsonl"
-    done = subprocess.run(
-        [sys.executable, "-m", "assistant", "eval", "--dataset", str(dataset), "--out", str(out)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=True,
-    )
+    done = _run_cli(built_index, "eval", "--dataset", str(dataset), "--out", str(out))
     written = out.read_text() + done.stdout + done.stderr + (tmp_path / "ds.jsonl").name
     assert json.loads(out.read_text().splitlines()[0])["id"] == "x1"
     for secret in (PERSONNUMMER, PERSONNUMMER.replace("-", ""), PERSONNUMMER[2:]):
@@ -139,15 +132,7 @@ def test_cli_ask_and_eval_write_no_personal_data(built_index: Settings, tmp_path
 
 
 def test_cli_search_and_retrieval_eval_take_any_dataset(built_index: Settings, tmp_path: Path) -> None:
-    env = {"CARE_DATA_DIR": str(built_index.data_dir), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
-    done = subprocess.run(
-        [sys.executable, "-m", "assistant", "search", "avlastning for pårørende", "--k", "3", "--json"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=True,
-    )
+    done = _run_cli(built_index, "search", "avlastning for pårørende", "--k", "3", "--json")
     result = json.loads(done.stdout)
     assert result["language"] == "nb" and len(result["passages"]) == 3
     assert set(result["passages"][0]) == {
@@ -173,24 +158,7 @@ def test_cli_search_and_retrieval_eval_take_any_dataset(built_index: Settings, t
         + "\n"
     )
     out = tmp_path / "r.jsonl"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "assistant",
-            "eval-retrieval",
-            "--dataset",
-            str(dataset),
-            "--out",
-            str(out),
-            "--no-baseline",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=True,
-    )
+    done = _run_cli(built_index, "eval-retrieval", "--dataset", str(dataset), "--out", str(out), "--no-baseline")
     assert "hit@5" in done.stdout
     line = json.loads(out.read_text())
     assert line["id"] == "q1" and line["passages"]
