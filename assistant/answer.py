@@ -167,12 +167,12 @@ class Assistant:
         verdict = self._answerability_verdict(search_text, language, retrieval.passages, retrieval.concepts, cfg)
         trace.relevance, trace.reason = verdict.relevance, verdict.reason
         if not verdict.answerable:
-            return finish("not_found", self._not_found_text(cfg, language, municipality), [])
+            return finish("not_found", prompt(cfg, language, "not_found"), [])
 
         statements = self._select_statements(search_text, language, retrieval.passages, retrieval.concepts, cfg)
         if not statements:
             trace.reason = "no statement in the passages matches the question"
-            return finish("not_found", self._not_found_text(cfg, language, municipality), [])
+            return finish("not_found", prompt(cfg, language, "not_found"), [])
         body, citations = self._compose(cfg, language, statements, municipality)
         if cfg.answer_mode == "llm":
             body = self._llm_body(cfg, language, text, citations) or body
@@ -187,9 +187,8 @@ class Assistant:
             return _Verdict(False, 0.0, "no passage retrieved")
         # "Ring mig på [phone]" shares the asker's contact details; it does not ask for ours.
         folded = fold(_without_shared_contact(question))
-        # A fact only counts where the passage is about the question's topic: a newspaper's
-        # phone number in an article's footer is not the phone number of a care home.
-        # Only plan content counts, never page furniture (a copyright line's phone number).
+        # A fact only counts in plan content about the question's topic: the phone number in a
+        # newspaper article's copyright line is not the phone number of a care home.
         wanted = {"§" + c for c in concepts}
         on_topic = [
             statement
@@ -412,9 +411,6 @@ class Assistant:
         if named and len({c.municipality for c in citations}) == 1:
             return prompt(cfg, language, "municipality_pointer_named", municipality=named)
         return prompt(cfg, language, "municipality_pointer")
-
-    def _not_found_text(self, cfg: Settings, language: str, municipality: str | None) -> str:
-        return prompt(cfg, language, "not_found")
 
     def _crisis_text(self, cfg: Settings, language: str, municipality: str | None) -> str:
         country = None

@@ -156,7 +156,8 @@ class Retriever:
         snap = self._snapshot
         question = snap.restorer.restore(question)
         language = language or detect_language(question)
-        alternatives = snap.restorer.alternatives(question)
+        present = set(words(question))
+        alternatives = [a for a in snap.restorer.alternatives(question) if a not in present]
         if alternatives:
             question = f"{question} {' '.join(alternatives)}"
         concepts = sorted(self.glossary.find(question)) if cfg.use_glossary else []
