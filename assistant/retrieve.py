@@ -72,6 +72,7 @@ class IndexSnapshot:
     keys: list[str]
     bm25: BM25Index
     restorer: DiacriticRestorer
+    places: dict[str, tuple[str, str]]  # document -> (folded municipality stem, country)
 
 
 class Retriever:
@@ -92,7 +93,7 @@ class Retriever:
             collection_metadata={"hnsw:space": "cosine"},
         )
         self._lock = threading.Lock()
-        self._snapshot = IndexSnapshot(-1, [], [], BM25Index([]), DiacriticRestorer([]))
+        self._snapshot = IndexSnapshot(-1, [], [], BM25Index([]), DiacriticRestorer([]), {})
         self.refresh()
 
     @property
@@ -126,6 +127,7 @@ class Retriever:
                 keys=[entry["key"] for entry in state["documents"].values()],
                 bm25=BM25Index([document_tokens(c.search_text, c.language, self.glossary) for c in chunks]),
                 restorer=DiacriticRestorer({w for c in chunks for w in words(c.search_text)} | self._glossary_words),
+                places={c.document: (fold(_municipality_stem(c.municipality)), c.country) for c in chunks},
             )
         return True
 
@@ -197,23 +199,18 @@ class Retriever:
     def _named_documents(self, snap: IndexSnapshot, question: str) -> set[str]:
         """Documents whose municipality or country the question names ("i Östersund", "the Danish plan")."""
         tokens = {fold(t).removesuffix("'s") for t in words(question)}
-        named: set[str] = set()
-        for chunk in snap.chunks:
-            if chunk.document in named:
-                continue
-            place = fold(_municipality_stem(chunk.municipality))
-            country_words = {fold(w) for w in COUNTRY_WORDS.get(chunk.country, frozenset())}
-            if (place and any(t.startswith(place) for t in tokens)) or tokens & country_words:
-                named.add(chunk.document)
-        return named
+        return {
+            document
+            for document, (place, country) in snap.places.items()
+            if (place and any(t.startswith(place) for t in tokens)) or tokens & _FOLDED_COUNTRY_WORDS[country]
+        }
 
     def is_place_word(self, word: str) -> bool:
         """Whether a word names a municipality or country of the knowledge base ("Östersunds", "svenska")."""
         folded = fold(word).removesuffix("'s")
-        if any(folded in {fold(w) for w in words_} for words_ in COUNTRY_WORDS.values()):
+        if any(folded in country_words for country_words in _FOLDED_COUNTRY_WORDS.values()):
             return True
-        stems = {fold(_municipality_stem(c.municipality)) for c in self.chunks if c.municipality}
-        return any(stem and folded.startswith(stem) for stem in stems)
+        return any(place and folded.startswith(place) for place, _ in self._snapshot.places.values())
 
     def _allowed(self, snap: IndexSnapshot, municipality: str | None, country: str | None) -> np.ndarray:
         mask = np.ones(len(snap.chunks), dtype=bool)
@@ -312,6 +309,9 @@ COUNTRY_WORDS = {
         ]
     ),
 }
+
+
+_FOLDED_COUNTRY_WORDS = {country: frozenset(fold(w) for w in names) for country, names in COUNTRY_WORDS.items()}
 
 
 def _municipality_stem(municipality: str | None) -> str:
