@@ -527,23 +527,26 @@ def _without_placeholders(text: str) -> str:
     return re.sub(r"\[[a-z_]+\]", " ", text)
 
 
+def _previous_question(question: str, history: list[dict[str, Any]] | None) -> str | None:
+    """The last user question of the conversation, redacted, if ``question`` is a short follow-up to it."""
+    if len(words(question)) > FOLLOW_UP_MAX_WORDS:
+        return None
+    previous = [t.get("content", "") for t in history or [] if t.get("role") == "user" and t.get("content")]
+    return privacy.redact(str(previous[-1]))[0] if previous else None
+
+
 def _follow_up_language(question: str, history: list[dict[str, Any]] | None) -> Language | None:
     """A short follow-up ('og i Sverige?') is in the language of the conversation."""
-    previous = [t.get("content", "") for t in history or [] if t.get("role") == "user" and t.get("content")]
-    if not previous or len(words(question)) > FOLLOW_UP_MAX_WORDS or has_language_markers(question):
+    previous = _previous_question(question, history)
+    if previous is None or has_language_markers(question):
         return None  # the follow-up's own words say which language it is in
-    return detect_language(_without_placeholders(privacy.redact(str(previous[-1]))[0]))
+    return detect_language(_without_placeholders(previous))
 
 
 def _with_follow_up_context(question: str, history: list[dict[str, Any]] | None) -> str:
     """A very short follow-up ('and in Sweden?') borrows the previous user question's words."""
-    if not history or len(words(question)) > FOLLOW_UP_MAX_WORDS:
-        return question
-    previous = [t.get("content", "") for t in history if t.get("role") == "user" and t.get("content")]
-    if not previous:
-        return question
-    earlier, _ = privacy.redact(str(previous[-1]))
-    return f"{earlier} {question}"
+    previous = _previous_question(question, history)
+    return question if previous is None else f"{previous} {question}"
 
 
 def _source_line(cfg: Settings, language: str, citation: Citation) -> str:
