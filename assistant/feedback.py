@@ -133,6 +133,15 @@ class FeedbackStore:
             )
         return feedback_id
 
+    def _select(self, sql: str, column: str, value: Any, order_by: str) -> list[sqlite3.Row]:
+        """Run a listing query, filtered on one column when a value is given."""
+        params: tuple[Any, ...] = ()
+        if value is not None:
+            sql += f" WHERE {column} = ?"  # column names come from this class, never from input
+            params = (value,)
+        with self._connect() as conn:
+            return list(conn.execute(f"{sql} ORDER BY {order_by}", params).fetchall())
+
     def feedback(self, helpful: bool | None = None) -> list[dict[str, Any]]:
         """Feedback, newest first, with the question and outcome it is about."""
         sql = (
@@ -140,25 +149,14 @@ class FeedbackStore:
             " a.question, a.status, a.language, a.municipality"
             " FROM feedback f JOIN answers a ON a.id = f.answer_id"
         )
-        params: tuple[Any, ...] = ()
-        if helpful is not None:
-            sql += " WHERE f.helpful = ?"
-            params = (int(helpful),)
-        sql += " ORDER BY f.created_at DESC, f.rowid DESC"
-        with self._connect() as conn:
-            rows = conn.execute(sql, params).fetchall()
+        value = None if helpful is None else int(helpful)
+        rows = self._select(sql, "f.helpful", value, "f.created_at DESC, f.rowid DESC")
         return [{**dict(row), "helpful": bool(row["helpful"])} for row in rows]
 
     def answers(self, status: str | None = None) -> list[dict[str, Any]]:
         """Recorded questions, newest first; ``status='not_found'`` lists the gaps."""
         sql = "SELECT id, question, status, language, municipality, pii_detected, latency_ms, created_at FROM answers"
-        params: tuple[Any, ...] = ()
-        if status is not None:
-            sql += " WHERE status = ?"
-            params = (status,)
-        sql += " ORDER BY created_at DESC, rowid DESC"
-        with self._connect() as conn:
-            rows = conn.execute(sql, params).fetchall()
+        rows = self._select(sql, "status", status, "created_at DESC, rowid DESC")
         return [{**dict(row), "pii_detected": bool(row["pii_detected"])} for row in rows]
 
     def not_found(self, limit: int = 2000) -> list[dict[str, Any]]:
@@ -185,13 +183,7 @@ class FeedbackStore:
     def eval_runs(self, dataset: str | None = None) -> list[dict[str, Any]]:
         """Eval runs, oldest first, each ``{id, dataset, settings, metrics, created_at}``."""
         sql = "SELECT id, dataset, settings, metrics, created_at FROM eval_runs"
-        params: tuple[Any, ...] = ()
-        if dataset is not None:
-            sql += " WHERE dataset = ?"
-            params = (dataset,)
-        sql += " ORDER BY created_at, rowid"
-        with self._connect() as conn:
-            rows = conn.execute(sql, params).fetchall()
+        rows = self._select(sql, "dataset", dataset, "created_at, rowid")
         return [
             {**dict(row), "settings": json.loads(row["settings"]), "metrics": json.loads(row["metrics"])}
             for row in rows
