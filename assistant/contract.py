@@ -17,7 +17,15 @@ class UserFacingError(Exception):
     """An error whose message is written for the person at the keyboard (shown as is, no traceback)."""
 
 
-Status = Literal["answered", "not_found", "refused", "crisis"]
+Status = Literal["answered", "referred", "not_found", "refused", "crisis"]
+
+
+class Contact(BaseModel):
+    """A municipality's own contact for citizens' cases, as staff enter it (never guessed)."""
+
+    office: str | None = None
+    phone: str | None = None
+    url: str | None = None
 
 
 class DocumentMeta(BaseModel):
@@ -35,6 +43,9 @@ class DocumentMeta(BaseModel):
     url: str | None = None
     source: str | None = None
     notes: str | None = None
+    contact: Contact | None = Field(
+        default=None, description="The municipality's office for citizens' own cases, filled in by staff."
+    )
 
 
 class Chunk(BaseModel):
@@ -57,6 +68,7 @@ class Chunk(BaseModel):
     text: str
     context: str = ""
     order: int = 0
+    kind: Literal["text", "list", "table_row"] = "text"
 
     @property
     def search_text(self) -> str:
@@ -84,15 +96,29 @@ class Passage(BaseModel):
     bm25_score: float | None = None
 
 
+class CitationTranslation(BaseModel):
+    """The cited passage in the asker's language, from the translation memory."""
+
+    language: Language
+    text: str
+    status: Literal["draft", "reviewed"]
+
+
 class Citation(BaseModel):
+    """One cited passage: ``text`` is always the verbatim original."""
+
     n: int
     document: str
     title: str
     municipality: str | None
+    country: str = ""
+    language: str = Field(default="", description="The language of the document (and of `text`).")
     section: str
     period: str | None
+    period_ended: bool = False
     url: str | None
     text: str
+    translation: CitationTranslation | None = None
 
 
 class Answer(BaseModel):
@@ -101,8 +127,12 @@ class Answer(BaseModel):
     id: str
     question: str = Field(description="The question with personal data redacted.")
     status: Status
+    intent: str = Field(
+        default="", description="What the question was read as (plan_info, own_case, crisis_self, ...)."
+    )
     language: Language
     answer: str
     citations: list[Citation] = Field(default_factory=list)
+    municipality: str | None = Field(default=None, description="The municipality the sources were limited to.")
     pii_detected: bool = False
     latency_ms: float = 0.0

@@ -2,11 +2,16 @@
 
 Public entry points: :func:`run_retrieval_eval` and :func:`run_answer_eval`.
 
-A dataset line is ``{"id", "question", "language", "municipality"?, "expect": {...}}``.
+A dataset line is ``{"id", "question", "language", "municipality"?, "page_language"?,
+"history"?, "expect": {...}}``. ``municipality`` is the municipality the question
+names (the assistant must find it in the text; it is not passed as a filter);
+``page_language`` is the language chosen on the page; ``history`` holds earlier
+turns for follow-ups. ``language`` is the language the answer must be in.
+
 Retrieval evals need ``expect.evidence`` (phrases); a hit means a returned
 passage contains one of them (case-insensitive, whitespace-normalised). Answer
 evals also read ``expect.status`` (default "answered" when evidence is given),
-``expect.pii`` and ``expect.pii_values``.
+``expect.intent``, ``expect.pii`` and ``expect.pii_values``.
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ class EvalCase:
     language: str
     expect: dict[str, Any]
     municipality: str | None = None
+    page_language: str | None = None
+    history: list[dict[str, Any]] | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
 
@@ -55,6 +62,8 @@ def load_dataset(path: Path) -> list[EvalCase]:
                     language=str(data.get("language") or ""),
                     expect=dict(data.get("expect") or {}),
                     municipality=data.get("municipality"),
+                    page_language=data.get("page_language"),
+                    history=list(data["history"]) if data.get("history") else None,
                     raw=data,
                 )
             )
@@ -193,18 +202,51 @@ def score_answer(
         "group": case_group(case, document_languages),
         "expected_status": expected_status,
         "status": answer.status,
-        "status_ok": expected_status is None or answer.status == expected_status,
+        "status_ok": _status_matches(expected_status, answer, evidence),
         "language_ok": not case.language or answer.language == _lang_family(case.language),
         "citations_valid": citations_valid(answer, source_texts),
     }
+    if expected_intent := case.expect.get("intent"):
+        row["intent_ok"] = _intent_matches(str(expected_intent), answer.intent)
     if evidence and expected_status == "answered":
-        row["evidence_hit"] = any(passage_hits([c.text for c in answer.citations], evidence))
+        hits = passage_hits([c.text for c in answer.citations], evidence)
+        row["evidence_hit"] = any(hits)
+        # What a reader sees first: the answering passage among the first two citations.
+        row["evidence_top2"] = any(hits[:2])
+    if case.municipality:
+        row["other_municipality_citations"] = sum(1 for c in answer.citations if c.municipality != case.municipality)
+    foreign = [c for c in answer.citations if c.language and c.language != answer.language]
+    row["foreign_citations"] = len(foreign)
+    row["translated_citations"] = sum(
+        1 for c in foreign if c.translation is not None and c.translation.language == answer.language
+    )
     if case.expect.get("pii"):
         values = [str(v) for v in case.expect.get("pii_values") or []]
         echoed = any(_digits_or_text(v) in _digits_or_text(json.dumps(answer.model_dump())) for v in values)
         row["pii_ok"] = answer.pii_detected and not echoed
-    row["passed"] = all(v for key, v in row.items() if key.endswith(("_ok", "_hit", "_valid")))
+    row["passed"] = all(v for key, v in row.items() if key.endswith(("_ok", "_hit", "_valid"))) and not row.get(
+        "other_municipality_citations"
+    )
     return row
+
+
+def _status_matches(expected: str | None, answer: Answer, evidence: list[str]) -> bool:
+    """The expected status; an answerable question routed as one person's own case also counts
+    when the answering passage is cited, since the reader gets the plans' answer and who decides."""
+    if expected is None or answer.status == expected:
+        return True
+    return (
+        expected == "answered"
+        and answer.status == "referred"
+        and any(passage_hits([c.text for c in answer.citations], evidence))
+    )
+
+
+def _intent_matches(expected: str, got: str) -> bool:
+    """Crisis about oneself or another both count as crisis; the rest must match."""
+    if expected.startswith("crisis") or got.startswith("crisis"):
+        return expected.startswith("crisis") and got.startswith("crisis")
+    return expected == got
 
 
 def _digits_or_text(value: str) -> str:
@@ -277,16 +319,87 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         return round(sum(bool(v) for v in values) / len(values), 3) if values else None
 
     answerable = [r for r in rows if r["expected_status"] == "answered" and "evidence_hit" in r]
+    same = [r for r in answerable if r["group"] == "same"]
+    cross = [r for r in answerable if r["group"] == "cross"]
+    foreign = sum(r.get("foreign_citations", 0) for r in rows)
     metrics: dict[str, Any] = {
         "n": len(rows),
         "evidence_hit": rate(answerable, "evidence_hit"),
-        "evidence_hit_same": rate([r for r in answerable if r["group"] == "same"], "evidence_hit"),
-        "evidence_hit_cross": rate([r for r in answerable if r["group"] == "cross"], "evidence_hit"),
+        "evidence_hit_same": rate(same, "evidence_hit"),
+        "evidence_hit_cross": rate(cross, "evidence_hit"),
+        "evidence_top2_same": rate(same, "evidence_top2"),
+        "evidence_top2_cross": rate(cross, "evidence_top2"),
         "citation_validity": rate(rows, "citations_valid"),
         "language_accuracy": rate(rows, "language_ok"),
+        "intent_accuracy": rate(rows, "intent_ok"),
         "pii_ok": rate(rows, "pii_ok"),
+        "other_municipality_citations": sum(r.get("other_municipality_citations", 0) for r in rows),
+        "translated_share": round(sum(r.get("translated_citations", 0) for r in rows) / foreign, 3)
+        if foreign
+        else None,
     }
-    for status in ("answered", "not_found", "refused", "crisis"):
+    for status in ("answered", "referred", "not_found", "refused", "crisis"):
         metrics[f"status_accuracy_{status}"] = rate([r for r in rows if r["expected_status"] == status], "status_ok")
     metrics["passed"] = sum(1 for r in rows if r["passed"])
     return metrics
+
+
+def run_intent_eval(
+    settings: Settings, table: Path | None = None, split: str = "heldout", folds: int = 0, out: Path | None = None
+) -> dict[str, Any]:
+    """Score the trained intent model on one split of the decision table.
+
+    The model is the one stored beside the index (trained on the ``train`` rows
+    only). With ``folds`` > 1, k-fold cross-validation on the train rows is
+    reported too: that is how the thresholds were chosen, without looking at
+    the held-out rows.
+    """
+    import numpy as np
+
+    from assistant.embeddings import VectorCache, load_embeddings
+    from assistant.intents import (
+        IntentModel,
+        decide_intent,
+        default_policy,
+        evaluate_intents,
+        load_decision_table,
+    )
+
+    examples = load_decision_table(table or settings.intents_table_path)
+    floor, thresholds = default_policy()
+    model = IntentModel.load(settings.index_dir)
+    cache = VectorCache(settings.vector_cache_path, load_embeddings(settings, threads=_cpu_count()))
+    scored = [e for e in examples if e.split == split]
+    vectors = cache.vectors([e.text for e in scored], role="query")
+    decisions = [decide_intent(e.text, v, model, floor, thresholds) for e, v in zip(scored, vectors, strict=True)]
+    report = evaluate_intents(scored, decisions)
+    report["split"] = split
+    if out:
+        with out.open("w", encoding="utf-8") as handle:
+            for example, decision in zip(scored, decisions, strict=True):
+                row = {"id": example.id, "gold": example.intent, "predicted": decision.intent, "route": decision.route}
+                row["urgency"] = round(decision.urgency, 3)
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    if folds > 1:
+        train = [e for e in examples if e.split == "train"]
+        train_vectors = cache.vectors([e.text for e in train], role="query")
+        order = np.random.default_rng(0).permutation(len(train))
+        predicted: dict[int, Any] = {}
+        for fold in np.array_split(order, folds):
+            held = set(fold.tolist())
+            rest = [i for i in range(len(train)) if i not in held]
+            fold_model = IntentModel.train([train[i] for i in rest], train_vectors[rest], model.model)
+            for i in held:
+                predicted[i] = decide_intent(train[i].text, train_vectors[i], fold_model, floor, thresholds)
+        ids = sorted(predicted)
+        report["cv"] = {
+            "folds": folds,
+            "gates": evaluate_intents([train[i] for i in ids], [predicted[i] for i in ids])["gates"],
+        }
+    return report
+
+
+def _cpu_count() -> int:
+    import os
+
+    return os.cpu_count() or 1

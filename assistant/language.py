@@ -28,20 +28,57 @@ def _detector() -> LanguageDetector:
 
 def detect_language(text: str, default: LanguageCode = "en") -> LanguageCode:
     """The most likely of da / sv / nb / en, summing Bokmål and Nynorsk."""
+    return guess_language(text, default)[0]
+
+
+def guess_language(text: str, default: LanguageCode = "en") -> tuple[LanguageCode, bool]:
+    """The most likely language, and whether the text says so clearly.
+
+    Clearly means lingua is sure (at least 0.9 summed over Bokmål and Nynorsk)
+    and the function words do not point elsewhere, or the function words alone
+    outvote every other language by two. "demens?" is not clear: the page's
+    chosen language should decide it.
+    """
+    totals = language_scores(text)
+    if not totals:
+        return default, False
+    best = max(totals, key=lambda code: totals[code])
+    marked, margin = _marker_vote(text)
+    if marked and (totals[best] < _SURE or margin >= 2):
+        return marked, margin >= 2 or (marked == best and totals[best] >= _SURE)
+    return best, totals[best] >= _SURE and (marked is None or marked == best) and len(text.split()) >= 2
+
+
+def language_scores(text: str) -> dict[LanguageCode, float]:
+    """lingua's confidence per language (Bokmål and Nynorsk summed); empty for text without letters."""
     if not any(ch.isalpha() for ch in text):
-        return default
+        return {}
     totals: dict[LanguageCode, float] = {}
     for confidence in _detector().compute_language_confidence_values(text):
         code = _CODES[confidence.language]
         totals[code] = totals.get(code, 0.0) + confidence.value
-    if not totals:
-        return default
-    best = max(totals, key=lambda code: totals[code])
-    marked, margin = _marker_vote(text)
-    if marked and (totals[best] < _SURE or margin >= 2):
-        return marked
-    return best
+    return totals
 
+
+def choose_language(text: str, prior: LanguageCode | None) -> tuple[LanguageCode, str]:
+    """The answer language: the question's own when it is clear, else the prior (the page's or conversation's).
+
+    A question is also taken in its own language when it is plainly not in the
+    prior one ("Kan min mor få plads på plejehjem?" on an English page), while
+    "demens?" on an English page stays English.
+
+    Returns the language and the reason ("question" or "prior").
+    """
+    guess, sure = guess_language(text)
+    if prior is None or sure or guess == prior:
+        return guess, "question"
+    if language_scores(text).get(prior, 0.0) < _IMPLAUSIBLE and len(text.split()) >= _MIN_WORDS_TO_OVERRULE:
+        return guess, "question"
+    return prior, "prior"
+
+
+_IMPLAUSIBLE = 0.05
+_MIN_WORDS_TO_OVERRULE = 3
 
 # lingua is unsure on short Danish/Norwegian/Swedish questions that share most
 # words; a few function words only one of the languages uses settle it.

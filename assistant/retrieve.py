@@ -3,35 +3,43 @@
 Public entry point: :class:`Retriever` and its :meth:`Retriever.search`.
 
 Hybrid retrieval: BM25 over Snowball stems and glossary concept tokens, plus
-dense search in Chroma, fused by weighted reciprocal rank fusion. The default
-weights favour BM25 because the default embedding model only knows English;
-they were chosen by measurement (``python -m assistant eval-retrieval``).
+dense search over the statements' multilingual embeddings in Chroma (a chunk
+scores by its best statement), fused by weighted reciprocal rank fusion. The
+weights were chosen by measurement (``python -m assistant eval-retrieval``).
+
+The retriever reads one immutable :class:`IndexSnapshot` per search and swaps
+in a new one when ``state.json`` changes, so an index rebuilt by another
+process is picked up without a restart.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from langchain_chroma import Chroma
 from pydantic import BaseModel, Field
 
 from assistant.config import Settings
 from assistant.contract import Chunk, Language, Passage, UserFacingError
+from assistant.embeddings import CareEmbeddings, load_embeddings
 from assistant.index import (
     STATE_FILE,
-    Embedder,
     chroma_client,
+    chunks_by_key,
     collection_name,
     load_chunks,
+    quotable_units,
     read_state,
+    statement_id,
 )
 from assistant.knowledge import load_glossary
 from assistant.language import detect_language
 from assistant.lexical import BM25Index, DiacriticRestorer, Glossary, document_tokens, fold, query_tokens, words
+from assistant.statements import Unit
 
 
 class Retrieval(BaseModel):
@@ -59,6 +67,22 @@ class IndexNotBuiltError(UserFacingError, RuntimeError):
     """There is no index yet: run ``python -m assistant index``."""
 
 
+class IndexModelMismatchError(UserFacingError, RuntimeError):
+    """The index was built with another embedding model than the one configured."""
+
+
+class IndexIntegrityError(UserFacingError, RuntimeError):
+    """The index on disk does not match what its state file records (missing or altered)."""
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One embedded statement: where it sits and what it says."""
+
+    chunk_id: str
+    unit: Unit
+
+
 @dataclass(frozen=True)
 class IndexSnapshot:
     """Everything one search reads, swapped in whole when the index is rebuilt.
@@ -72,28 +96,42 @@ class IndexSnapshot:
     keys: list[str]
     bm25: BM25Index
     restorer: DiacriticRestorer
-    places: dict[str, tuple[str, str]]  # document -> (folded municipality stem, country)
+    statements: list[Statement]
+    vectors: np.ndarray  # (statements, dim), row i is statements[i]
+    by_chunk: dict[str, list[int]]  # chunk id -> its statements' rows, in text order
+    chunk_index: dict[str, int]
+
+    def statement_scores(self, chunk_id: str, query: np.ndarray) -> list[tuple[Unit, float]]:
+        """A chunk's statements with their cosine similarity to the question."""
+        rows = self.by_chunk.get(chunk_id, [])
+        if not rows:
+            return []
+        sims = self.vectors[rows] @ query
+        return [(self.statements[r].unit, float(s)) for r, s in zip(rows, sims, strict=True)]
+
+    def chunk(self, chunk_id: str) -> Chunk | None:
+        index = self.chunk_index.get(chunk_id)
+        return None if index is None else self.chunks[index]
+
+
+_EMPTY = IndexSnapshot(-1, [], [], BM25Index([]), DiacriticRestorer([]), [], np.zeros((0, 1)), {}, {})
 
 
 class Retriever:
     """Loads the index once and answers many searches; notices a rebuilt index."""
 
-    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+    def __init__(self, settings: Settings, embedder: CareEmbeddings | None = None) -> None:
         self.settings = settings
-        self.embedder = embedder or Embedder(settings)
+        self.embedder = embedder or load_embeddings(settings)
         self.glossary = Glossary(load_glossary(settings.glossary_path))
         self._glossary_words = {
             w for concept in self.glossary.concepts for terms in concept.terms.values() for t in terms for w in words(t)
         }
-        self._client = chroma_client(settings)
-        self._store = Chroma(
-            client=self._client,
-            collection_name=collection_name(settings),
-            embedding_function=self.embedder,
-            collection_metadata={"hnsw:space": "cosine"},
+        self._collection = chroma_client(settings).get_or_create_collection(
+            collection_name(settings), metadata={"hnsw:space": "cosine"}
         )
         self._lock = threading.Lock()
-        self._snapshot = IndexSnapshot(-1, [], [], BM25Index([]), DiacriticRestorer([]), {})
+        self._snapshot = _EMPTY
         self.refresh()
 
     @property
@@ -109,7 +147,13 @@ class Retriever:
         return self._snapshot.restorer
 
     def refresh(self) -> bool:
-        """Reload chunks and BM25 if the index was rebuilt since; True if it was."""
+        """Load the index again if ``state.json`` changed since; True if it did.
+
+        Raises:
+            IndexNotBuiltError: there is no index.
+            IndexModelMismatchError: the index was built with another embedding model.
+            IndexIntegrityError: a chunk file or the vector store does not match the state.
+        """
         path = self.settings.index_dir / STATE_FILE
         if not path.exists():
             raise IndexNotBuiltError(f"No index in {self.settings.index_dir}: run `python -m assistant index` first.")
@@ -119,17 +163,62 @@ class Retriever:
         with self._lock:  # one thread rebuilds; the others keep searching the current snapshot
             if version == self._snapshot.version:
                 return False
-            state = read_state(self.settings)
-            chunks = load_chunks(self.settings, state)
-            self._snapshot = IndexSnapshot(
-                version=version,
-                chunks=chunks,
-                keys=[entry["key"] for entry in state["documents"].values()],
-                bm25=BM25Index([document_tokens(c.search_text, c.language, self.glossary) for c in chunks]),
-                restorer=DiacriticRestorer({w for c in chunks for w in words(c.search_text)} | self._glossary_words),
-                places={c.document: (fold(_municipality_stem(c.municipality)), c.country) for c in chunks},
-            )
+            self._snapshot = self._load_snapshot(version)
         return True
+
+    def _load_snapshot(self, version: int) -> IndexSnapshot:
+        state = read_state(self.settings)
+        built_with = state.get("model")
+        if built_with != self.settings.embedding_model:
+            raise IndexModelMismatchError(
+                f"The index in {self.settings.index_dir} was built with the embedding model {built_with!r}, "
+                f"but {self.settings.embedding_model!r} is configured. Run `python -m assistant index` to rebuild "
+                f"it, or set CARE_EMBEDDING_MODEL={built_with}."
+            )
+        _verify_chunk_files(self.settings, state)
+        chunks = load_chunks(self.settings, state)
+        keys = [entry["key"] for entry in state["documents"].values()]
+        statements, vectors = self._load_statements(state)
+        expected = sum(int(entry.get("statements", 0)) for entry in state["documents"].values())
+        if len(statements) != expected:
+            raise IndexIntegrityError(
+                f"The vector store holds {len(statements)} of the {expected} statements the index lists "
+                f"(is {self.settings.index_dir / 'chroma'} missing or from another build?). "
+                "Run `python -m assistant index` to rebuild it."
+            )
+        by_chunk: dict[str, list[int]] = {}
+        for row, statement in enumerate(statements):
+            by_chunk.setdefault(statement.chunk_id, []).append(row)
+        return IndexSnapshot(
+            version=version,
+            chunks=chunks,
+            keys=keys,
+            bm25=BM25Index([document_tokens(c.search_text, c.language, self.glossary) for c in chunks]),
+            restorer=DiacriticRestorer({w for c in chunks for w in words(c.search_text)} | self._glossary_words),
+            statements=statements,
+            vectors=vectors,
+            by_chunk=by_chunk,
+            chunk_index={c.id: i for i, c in enumerate(chunks)},
+        )
+
+    def _load_statements(self, state: dict[str, Any]) -> tuple[list[Statement], np.ndarray]:
+        """Every active statement's vector from Chroma, matched to its unit in the chunk files."""
+        keys = [entry["key"] for entry in state["documents"].values()]
+        if not keys:
+            return [], np.zeros((0, 1), dtype=np.float32)
+        stored = self._collection.get(where={"doc_key": {"$in": keys}}, include=["embeddings"])
+        vector_of = dict(zip(stored["ids"], stored["embeddings"], strict=True))
+        statements: list[Statement] = []
+        rows: list[Any] = []
+        for key, chunks in chunks_by_key(self.settings, state).items():
+            for chunk in chunks:
+                for n, unit in enumerate(quotable_units(chunk)):
+                    vector = vector_of.get(statement_id(key, chunk, n))
+                    if vector is not None:
+                        statements.append(Statement(chunk.id, unit))
+                        rows.append(vector)
+        matrix = np.asarray(rows, dtype=np.float32) if rows else np.zeros((0, 1), dtype=np.float32)
+        return statements, matrix
 
     def search(
         self,
@@ -139,6 +228,8 @@ class Retriever:
         country: str | None = None,
         language: Language | None = None,
         settings: Settings | None = None,
+        vector: np.ndarray | None = None,
+        concepts: list[str] | None = None,
     ) -> Retrieval:
         """The top-k passages for a question.
 
@@ -149,6 +240,8 @@ class Retriever:
             country: only documents of this country (DK, SE, NO).
             language: the question's language if already known.
             settings: per-call overrides (fusion weights, glossary on/off) for comparisons.
+            vector: the question's embedding if already computed (the answer path embeds once).
+            concepts: the question's glossary concepts if already found.
         """
         cfg = settings or self.settings
         k = k or cfg.top_k
@@ -156,61 +249,37 @@ class Retriever:
         clock = time.perf_counter()
         self.refresh()
         snap = self._snapshot
-        question = snap.restorer.restore(question)
         language = language or detect_language(question)
-        present = set(words(question))
-        alternatives = [a for a in snap.restorer.alternatives(question) if a not in present]
-        if alternatives:
-            question = f"{question} {' '.join(alternatives)}"
-        concepts = sorted(self.glossary.find(question)) if cfg.use_glossary else []
+        if concepts is None:
+            concepts = sorted(self.glossary.find(question)) if cfg.use_glossary else []
         expansion = {lang: self.glossary.terms(concepts, lang) for lang in ("da", "sv", "nb", "en")}
         expanded_query = " ".join([question, *dict.fromkeys(t for terms in expansion.values() for t in terms)])
         timings["analyse"] = _ms_since(clock)
 
-        allowed = self._allowed(snap, municipality, country)
         candidates: dict[str, _Candidate] = {}
         clock = time.perf_counter()
-        self._add_bm25(snap, question, language, concepts, allowed, cfg, candidates)
+        self._add_bm25(snap, question, language, concepts, self._allowed(snap, municipality, country), cfg, candidates)
         timings["bm25"] = _ms_since(clock)
         clock = time.perf_counter()
-        dense_query = " ".join([question, *dict.fromkeys(expansion["en"])])
-        self._add_dense(snap, dense_query, municipality, country, cfg, candidates)
+        if cfg.dense_weight > 0 and snap.statements:
+            if vector is None:
+                vector = self.embedder.query_vector(question)
+            self._add_dense(snap, vector, municipality, country, cfg, candidates)
         timings["dense"] = _ms_since(clock)
 
-        named = self._named_documents(snap, question)
         for candidate in candidates.values():
             candidate.fused = _rrf(candidate.bm25_rank, cfg.bm25_weight, cfg.rrf_k) + _rrf(
                 candidate.dense_rank, cfg.dense_weight, cfg.rrf_k
             )
-            if candidate.chunk.document in named:
-                # A question that names a municipality or country is about that place's plans.
-                candidate.fused += _rrf(NAMED_PLACE_RANK, cfg.bm25_weight, cfg.rrf_k)
         ranked = sorted(candidates.values(), key=lambda c: (-c.fused, c.chunk.id))[:k]
-        passages = [_passage(rank, c) for rank, c in enumerate(ranked, start=1)]
         return Retrieval(
             question=question,
             language=language,
             expanded_query=expanded_query,
-            concepts=concepts,
-            passages=passages,
+            concepts=list(concepts),
+            passages=[_passage(rank, c) for rank, c in enumerate(ranked, start=1)],
             timings_ms=timings,
         )
-
-    def _named_documents(self, snap: IndexSnapshot, question: str) -> set[str]:
-        """Documents whose municipality or country the question names ("i Östersund", "the Danish plan")."""
-        tokens = {fold(t).removesuffix("'s") for t in words(question)}
-        return {
-            document
-            for document, (place, country) in snap.places.items()
-            if (place and any(t.startswith(place) for t in tokens)) or tokens & _FOLDED_COUNTRY_WORDS[country]
-        }
-
-    def is_place_word(self, word: str) -> bool:
-        """Whether a word names a municipality or country of the knowledge base ("Östersunds", "svenska")."""
-        folded = fold(word).removesuffix("'s")
-        if any(folded in country_words for country_words in _FOLDED_COUNTRY_WORDS.values()):
-            return True
-        return any(place and folded.startswith(place) for place, _ in self._snapshot.places.values())
 
     def _allowed(self, snap: IndexSnapshot, municipality: str | None, country: str | None) -> np.ndarray:
         mask = np.ones(len(snap.chunks), dtype=bool)
@@ -244,24 +313,29 @@ class Retriever:
     def _add_dense(
         self,
         snap: IndexSnapshot,
-        query: str,
+        vector: np.ndarray,
         municipality: str | None,
         country: str | None,
         cfg: Settings,
         candidates: dict[str, _Candidate],
     ) -> None:
-        if cfg.dense_weight <= 0 or not snap.chunks:
-            return
-        by_id = {chunk.id: chunk for chunk in snap.chunks}
-        results = self._store.similarity_search_with_score(
-            query, k=min(cfg.candidates, len(snap.chunks)), filter=self._where(snap, municipality, country)
+        """Chroma's nearest statements; a chunk ranks by its best statement."""
+        result = self._collection.query(
+            query_embeddings=[np.asarray(vector, dtype=np.float32)],
+            n_results=min(cfg.candidates * 3, len(snap.statements)),
+            where=self._where(snap, municipality, country),
+            include=["distances", "metadatas"],
         )
-        for rank, (document, distance) in enumerate(results, start=1):
-            chunk = by_id.get(str(document.metadata.get("chunk_id")))
-            if chunk is None:
-                continue
+        best: dict[str, float] = {}
+        for metadata, distance in zip(result["metadatas"][0], result["distances"][0], strict=True):
+            chunk_id = str(metadata.get("chunk_id"))
+            if chunk_id in snap.chunk_index:
+                best[chunk_id] = max(best.get(chunk_id, -1.0), 1.0 - float(distance))
+        ranked = sorted(best.items(), key=lambda item: -item[1])[: cfg.candidates]
+        for rank, (chunk_id, similarity) in enumerate(ranked, start=1):
+            chunk = snap.chunks[snap.chunk_index[chunk_id]]
             candidate = candidates.setdefault(chunk.id, _Candidate(chunk))
-            candidate.dense_rank, candidate.dense_score = rank, 1.0 - float(distance)
+            candidate.dense_rank, candidate.dense_score = rank, similarity
 
     def _where(self, snap: IndexSnapshot, municipality: str | None, country: str | None) -> dict[str, Any]:
         clauses: list[dict[str, Any]] = [{"doc_key": {"$in": snap.keys}}]
@@ -274,52 +348,30 @@ class Retriever:
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
-NAMED_PLACE_RANK = 2
-COUNTRY_WORDS = {
-    "DK": frozenset(
-        ["danmark", "dansk", "danske", "danish", "denmark", "danska", "danmarks", "danskerne", "danskarna", "danes"]
-    ),
-    "SE": frozenset(
-        [
-            "sverige",
-            "svensk",
-            "svenske",
-            "svenska",
-            "swedish",
-            "sweden",
-            "sveriges",
-            "svenskerne",
-            "svenskarna",
-            "swedes",
-        ]
-    ),
-    "NO": frozenset(
-        [
-            "norge",
-            "norsk",
-            "norske",
-            "norska",
-            "norwegian",
-            "norway",
-            "norges",
-            "nordmenn",
-            "nordmændene",
-            "norrmännen",
-            "norwegians",
-        ]
-    ),
-}
+def _verify_chunk_files(settings: Settings, state: dict[str, Any]) -> None:
+    """Every chunk file exists and is byte for byte what the build wrote."""
+    for document, entry in state["documents"].items():
+        path = settings.index_dir / "chunks" / f"{entry['key']}.jsonl"
+        if not path.exists():
+            raise IndexIntegrityError(f"The chunk file of {document!r} is missing ({path}). Rebuild the index.")
+        expected = entry.get("chunk_file_sha256")
+        if expected and hashlib.sha256(path.read_bytes()).hexdigest() != expected:
+            raise IndexIntegrityError(
+                f"The chunk file of {document!r} ({path}) was changed after the index was built; "
+                "its text is not quoted. Rebuild the index with `python -m assistant index`."
+            )
 
 
-_FOLDED_COUNTRY_WORDS = {country: frozenset(fold(w) for w in names) for country, names in COUNTRY_WORDS.items()}
+def country_of_place(snap: IndexSnapshot, municipality: str) -> str | None:
+    return next((c.country for c in snap.chunks if (c.municipality or "").casefold() == municipality.casefold()), None)
 
 
-def _municipality_stem(municipality: str | None) -> str:
-    """'Östersunds kommun' -> 'östersund', 'Slagelse Kommune' -> 'slagelse'."""
+def municipality_stem(municipality: str | None) -> str:
+    """'Östersunds kommun' -> 'ostersund', 'Slagelse Kommune' -> 'slagelse' (folded)."""
     if not municipality:
         return ""
     first = words(municipality)[0]
-    return first[:-1] if first.endswith("s") and len(first) > 5 else first
+    return fold(first[:-1] if first.endswith("s") and len(first) > 5 else first)
 
 
 def _rrf(rank: int | None, weight: float, k: int) -> float:

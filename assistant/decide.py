@@ -1,0 +1,179 @@
+"""Decide: which statements answer the question, and whether any does.
+
+Public entry point: :func:`choose_statements`.
+
+Every quotable statement of the retrieved passages is scored by its meaning:
+the cosine similarity between the question's embedding and the statement's
+(both multilingual), plus a small bonus for the question's own words and
+glossary concepts found in it (IDF-weighted). The question is answerable when
+the best statement is similar enough; the statements quoted are those close to
+the best, the best first, so the line that answers leads and a sentence that
+merely shares a word is left out. The thresholds are in
+``policy/thresholds.yaml`` (``answer``), set by measurement on the answer evals.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from assistant.contract import Chunk, Passage
+from assistant.lexical import LANGUAGES, Glossary, content_words, stems
+from assistant.retrieve import IndexSnapshot
+from assistant.statements import Unit
+
+if TYPE_CHECKING:
+    from assistant.analysis import QuestionAnalysis
+
+
+@dataclass(frozen=True)
+class ScoredStatement:
+    """A statement of a retrieved passage, with how well it answers the question."""
+
+    unit: Unit
+    passage: Passage
+    similarity: float  # cosine similarity to the question
+    lexical: float  # share of the question's informative words and concepts it contains (IDF-weighted)
+    score: float
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The statements to quote (best first) and why."""
+
+    statements: list[ScoredStatement]
+    best_similarity: float
+    reason: str
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.statements)
+
+
+@dataclass(frozen=True)
+class AnswerThresholds:
+    """``policy/thresholds.yaml`` → ``answer``."""
+
+    min_similarity: float  # the best statement must reach this for the question to be answered
+    keep_within: float  # other statements are quoted when their score is this close to the best
+    floor_similarity: float  # no statement below this is ever quoted
+    lexical_weight: float  # how much the question's own words count beside the meaning
+    rank_weight: float  # how much retrieval's passage rank counts (divided by the rank)
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, float]) -> AnswerThresholds:
+        return cls(
+            min_similarity=values["min_similarity"],
+            keep_within=values["keep_within"],
+            floor_similarity=values["floor_similarity"],
+            lexical_weight=values["lexical_weight"],
+            rank_weight=values["rank_weight"],
+        )
+
+
+def choose_statements(
+    analysis: QuestionAnalysis,
+    passages: list[Passage],
+    snapshot: IndexSnapshot,
+    lexicon: LexicalEvidence,
+    thresholds: AnswerThresholds,
+    max_statements: int,
+) -> Selection:
+    """Choose the statements that answer the question, best first.
+
+    Args:
+        analysis: the question, with its embedding.
+        passages: retrieval's passages (already limited to the question's scope).
+        snapshot: the index snapshot the passages come from (holds the statement vectors).
+        lexicon: word and concept evidence over the same snapshot.
+        thresholds: the answer thresholds.
+        max_statements: quote at most this many.
+    """
+    units = lexicon.question_units(analysis)
+    scored: list[ScoredStatement] = []
+    for passage in passages:
+        for unit, similarity in snapshot.statement_scores(passage.chunk_id, analysis.vector):
+            lexical = lexicon.coverage(units, unit)
+            # Retrieval's rank (BM25 and dense together) is a second opinion on which passage answers.
+            score = similarity + thresholds.lexical_weight * lexical + thresholds.rank_weight / passage.rank
+            scored.append(ScoredStatement(unit, passage, similarity, lexical, score))
+    if not scored:
+        return Selection([], 0.0, "no statement in the passages")
+    scored.sort(key=lambda s: (-s.score, s.passage.rank, s.unit.line))
+    best = scored[0]
+    if best.similarity < thresholds.min_similarity:
+        return Selection(
+            [], best.similarity, f"best statement similarity {best.similarity:.3f} < {thresholds.min_similarity}"
+        )
+    chosen: list[ScoredStatement] = []
+    seen: set[str] = set()
+    for candidate in scored:
+        if len(chosen) >= max_statements:
+            break
+        close_enough = candidate.score >= best.score - thresholds.keep_within
+        if not close_enough or candidate.similarity < thresholds.floor_similarity or candidate.unit.key in seen:
+            continue
+        seen.add(candidate.unit.key)
+        chosen.append(candidate)
+    return Selection(chosen, best.similarity, "answerable")
+
+
+class LexicalEvidence:
+    """The question's informative words and concepts, and which statements contain them.
+
+    Built once per index snapshot: IDF over the chunks, and each statement's
+    stems (in all four languages) and glossary concepts, cached by unit key.
+    """
+
+    def __init__(self, snapshot: IndexSnapshot, glossary: Glossary, is_place_word: object) -> None:
+        self.version = snapshot.version
+        self._glossary = glossary
+        self._is_place_word = is_place_word
+        chunk_units = [_units(c.search_text, c.language, glossary) for c in snapshot.chunks]
+        counts: dict[str, int] = {}
+        for found in chunk_units:
+            for unit in found:
+                counts[unit] = counts.get(unit, 0) + 1
+        n = max(len(chunk_units), 1)
+        self.idf = {u: math.log(1 + n / c) for u, c in counts.items()}
+        language_of = {c.id: c.language for c in snapshot.chunks}
+        self._statement_units = {
+            s.unit.key: _units(s.unit.text, language_of.get(s.chunk_id, "en"), glossary) for s in snapshot.statements
+        }
+
+    def question_units(self, analysis: QuestionAnalysis) -> dict[frozenset[str], float]:
+        """Informative units of the question, with IDF weights; place names and unknown words left out."""
+        units: dict[frozenset[str], float] = {}
+        concept_set = set(analysis.concepts)
+        for concept in concept_set:
+            weight = self.idf.get("§" + concept, 0.0)
+            if weight > 0:
+                units[frozenset({"§" + concept})] = weight
+        for word in content_words(analysis.text, analysis.language):
+            if self._glossary.find(word) & concept_set:
+                continue  # the concept already stands for this word, in every language
+            if callable(self._is_place_word) and self._is_place_word(word):
+                continue  # where the asker lives steers the scope; it is not the topic
+            forms = frozenset(stems([word], lang)[0] for lang in LANGUAGES)
+            weight = max((self.idf.get(f, 0.0) for f in forms), default=0.0)
+            if weight > 0:
+                units[forms] = max(units.get(forms, 0.0), weight)
+        return units
+
+    def coverage(self, units: dict[frozenset[str], float], unit: Unit) -> float:
+        """Share of the question's units (IDF-weighted) that the statement contains."""
+        total = sum(units.values())
+        if not total:
+            return 0.0
+        found = self._statement_units.get(unit.key, frozenset())
+        return sum(weight for forms, weight in units.items() if forms & found) / total
+
+
+def _units(text: str, language: str, glossary: Glossary) -> frozenset[str]:
+    content = content_words(text, language)
+    return frozenset({s for lang in LANGUAGES for s in stems(content, lang)} | {"§" + c for c in glossary.find(text)})
+
+
+def chunk_language(chunk: Chunk) -> str:
+    return chunk.language

@@ -1,0 +1,580 @@
+"""Intents: what kind of message a citizen wrote, decided by its meaning.
+
+Public entry points: :class:`IntentModel` (trained at index build, stored beside
+the index) and :func:`decide_intent`.
+
+The decision is made from the multilingual embedding of the message, by a
+logistic regression trained on the labelled examples of
+``knowledge/intents/decision_table.csv`` (its ``train`` rows; the ``heldout``
+rows are only ever scored, by ``python -m assistant eval-intents``).
+
+A crisis is decided by its own model: the embedding alone places "mum has
+heart failure and gets breathless on the stairs" next to "mum can't breathe".
+The *urgency* model reads the embedding together with character and word
+n-grams of the message, which is where the difference lives ("last year",
+"i fjor", "lige nu", "for two years ago"), trained on every train row (crisis
+against everything else, the medical-history near-misses included). Above its
+threshold the message is a crisis; a little below it, the care answer opens
+with the emergency number (a *safety note*), so a crisis the model is unsure
+of still shows the number first.
+
+A few high-precision rules (``policy/safety_floor.yaml``) are a floor under
+both: crisis = classifiers OR floor, injection = classifier OR floor, so no
+message the rules catch can be lost. The thresholds are in
+``policy/thresholds.yaml``.
+
+Intents: ``crisis_self``, ``crisis_other`` (life or safety at risk now),
+``medical_history`` (an illness or a past event, not an emergency now),
+``plan_info`` (what the plans offer or intend), ``own_case`` (one person's case:
+can my mother get X, how to apply, cost, waiting time, complaints),
+``off_topic``, ``injection`` and ``greeting``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import yaml
+
+from assistant.contract import UserFacingError
+
+Intent = Literal[
+    "crisis_self", "crisis_other", "medical_history", "plan_info", "own_case", "off_topic", "injection", "greeting"
+]
+INTENTS: tuple[str, ...] = (
+    "crisis_self",
+    "crisis_other",
+    "medical_history",
+    "plan_info",
+    "own_case",
+    "off_topic",
+    "injection",
+    "greeting",
+)
+CRISIS_INTENTS = frozenset({"crisis_self", "crisis_other"})
+CARE_INTENTS = frozenset({"medical_history", "plan_info", "own_case"})
+REFUSED_INTENTS = frozenset({"injection", "off_topic"})
+CRISIS_KINDS = ("suicide", "medical", "violence")
+CORE_LANGUAGES = ("da", "sv", "nb", "en")
+POLICY_DIR = Path(__file__).resolve().parent / "policy"
+TABLE_COLUMNS = ("id", "split", "language", "intent", "kind", "status", "near_miss_of", "text", "note")
+MODEL_FILE = "intents.npz"
+
+
+class DecisionTableError(UserFacingError, ValueError):
+    """The decision table has a malformed row; the message names its line."""
+
+
+@dataclass(frozen=True)
+class Example:
+    """One labelled row of the decision table."""
+
+    id: str
+    split: str
+    language: str
+    intent: str
+    kind: str
+    status: str
+    near_miss_of: str
+    text: str
+    note: str = ""
+
+
+def load_decision_table(path: Path) -> list[Example]:
+    """Read and check the decision table (see ``knowledge/intents/README.md``)."""
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            missing = [c for c in TABLE_COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                raise DecisionTableError(f"{path}: missing columns {missing}")
+            rows = list(reader)
+    except OSError as exc:
+        raise DecisionTableError(f"{path}: cannot read the decision table ({exc})") from exc
+    examples: list[Example] = []
+    seen: set[str] = set()
+    for line, row in enumerate(rows, start=2):
+        example = Example(**{c: (row.get(c) or "").strip() for c in TABLE_COLUMNS})
+        problem = _row_problem(example, seen)
+        if problem:
+            raise DecisionTableError(f"{path}:{line}: {problem}")
+        seen.add(example.id)
+        examples.append(example)
+    return examples
+
+
+def _row_problem(example: Example, seen: set[str]) -> str | None:
+    if not example.id or example.id in seen:
+        return f"id {example.id!r} is empty or not unique"
+    if example.split not in ("train", "heldout"):
+        return f"split must be train or heldout, not {example.split!r}"
+    if example.intent not in INTENTS:
+        return f"unknown intent {example.intent!r}"
+    if example.intent in CRISIS_INTENTS and example.kind not in CRISIS_KINDS:
+        return f"a crisis row needs a kind ({', '.join(CRISIS_KINDS)})"
+    if example.near_miss_of and example.near_miss_of not in INTENTS:
+        return f"near_miss_of names an unknown intent {example.near_miss_of!r}"
+    if not example.text:
+        return "the text is empty"
+    return None
+
+
+def table_hash(examples: list[Example]) -> str:
+    """Changes when a training row changes: the classifier is retrained only then."""
+    digest = hashlib.sha256()
+    for example in examples:
+        if example.split == "train":
+            digest.update(f"{example.intent}|{example.kind}|{example.text}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+# -- normalisation and the safety floor ----------------------------------------
+
+# Nordic letters are folded explicitly: NFKD does not split æ or ø the way people
+# type them without a Nordic keyboard ("aeldre", "sjalvmord").
+_FOLD = str.maketrans({"å": "a", "ä": "a", "æ": "ae", "ø": "o", "ö": "o", "’": "'", "‘": "'", "´": "'"})
+
+
+def normalise(text: str) -> str:
+    """Lower-case, fold Nordic letters ("aa" read as "å"), drop other accents, collapse spaces."""
+    folded = text.casefold().translate(_FOLD)
+    decomposed = unicodedata.normalize("NFKD", folded)
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return re.sub(r"\s+", " ", stripped.replace("aa", "a")).strip()
+
+
+@dataclass(frozen=True)
+class FloorHit:
+    kind: str
+    about: str
+    rule: str
+
+
+@dataclass(frozen=True)
+class SafetyFloor:
+    """The high-precision rules under the classifier."""
+
+    crisis: tuple[tuple[re.Pattern[str], str, str], ...]  # (rule, kind, about)
+    injection: tuple[re.Pattern[str], ...]
+
+    @classmethod
+    def load(cls, path: Path = POLICY_DIR / "safety_floor.yaml") -> SafetyFloor:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        crisis = tuple(
+            (re.compile(rule), str(group["kind"]), str(group["about"]))
+            for group in data.get("crisis") or []
+            for rule in group.get("rules") or []
+        )
+        injection = tuple(re.compile(rule) for rule in data.get("injection") or [])
+        return cls(crisis, injection)
+
+    def crisis_hit(self, normalised: str) -> FloorHit | None:
+        for pattern, kind, about in self.crisis:
+            if pattern.search(normalised):
+                return FloorHit(kind, about, pattern.pattern)
+        return None
+
+    def injection_hit(self, normalised: str) -> str | None:
+        return next((p.pattern for p in self.injection if p.search(normalised)), None)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Decision thresholds on the classifier's probabilities (``policy/thresholds.yaml``)."""
+
+    crisis_like: float
+    urgency: float
+    safety_note: float
+    injection: float
+    off_topic: float
+    greeting: float
+    answer: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path = POLICY_DIR / "thresholds.yaml") -> Thresholds:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        intent = data.get("intent") or {}
+        return cls(
+            crisis_like=float(intent["crisis_like"]),
+            urgency=float(intent["urgency"]),
+            safety_note=float(intent["safety_note"]),
+            injection=float(intent["injection"]),
+            off_topic=float(intent["off_topic"]),
+            greeting=float(intent["greeting"]),
+            answer={k: float(v) for k, v in (data.get("answer") or {}).items()},
+        )
+
+
+@lru_cache(maxsize=1)
+def default_policy() -> tuple[SafetyFloor, Thresholds]:
+    return SafetyFloor.load(), Thresholds.load()
+
+
+# -- the classifier --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Softmax:
+    """A fitted multinomial logistic regression, kept as plain arrays (no pickle)."""
+
+    classes: tuple[str, ...]
+    weights: np.ndarray  # (classes, dim)
+    bias: np.ndarray  # (classes,)
+
+    def probabilities(self, vector: np.ndarray) -> dict[str, float]:
+        logits = self.weights @ vector + self.bias
+        exp = np.exp(logits - logits.max())
+        probs = exp / exp.sum()
+        return {c: float(p) for c, p in zip(self.classes, probs, strict=True)}
+
+    @classmethod
+    def fit(cls, vectors: np.ndarray, labels: list[str], c: float) -> _Softmax:
+        from sklearn.linear_model import LogisticRegression
+
+        model = LogisticRegression(C=c, max_iter=5000, class_weight="balanced")
+        model.fit(vectors, labels)
+        classes = tuple(str(x) for x in model.classes_)
+        weights, bias = model.coef_, model.intercept_
+        if len(classes) == 2:  # sklearn keeps one row for two classes: make it a softmax over both
+            weights = np.vstack([-weights[0] / 2, weights[0] / 2])
+            bias = np.array([-bias[0] / 2, bias[0] / 2])
+        return cls(classes, weights.astype(np.float32), bias.astype(np.float32))
+
+
+_WORD_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+
+
+@dataclass(frozen=True)
+class _Ngrams:
+    """TF-IDF over character n-grams within words (sklearn's ``char_wb``, 2-5) or word n-grams (1-3).
+
+    Sublinear tf, L2-normalised, as scikit-learn computes them. Re-implemented for
+    prediction (a few lines) so the stored model is plain arrays rather than a
+    pickle; a test checks it matches scikit-learn.
+    """
+
+    analyzer: str  # "char_wb" or "word"
+    vocabulary: dict[str, int]
+    idf: np.ndarray
+
+    def grams(self, text: str) -> list[str]:
+        normal = normalise(text)
+        if self.analyzer == "word":
+            tokens = _WORD_TOKEN.findall(normal)
+            return [" ".join(tokens[i : i + n]) for n in (1, 2, 3) for i in range(len(tokens) - n + 1)]
+        out: list[str] = []
+        for word in normal.split():
+            padded = f" {word} "
+            for n in range(2, 6):
+                out.extend(padded[i : i + n] for i in range(max(len(padded) - n + 1, 1)))
+                if len(padded) <= n:
+                    break  # a word shorter than n counts once, as itself
+        return out
+
+    def transform(self, text: str) -> dict[int, float]:
+        counts = Counter(self.vocabulary[g] for g in self.grams(text) if g in self.vocabulary)
+        weights = {i: (1.0 + float(np.log(c))) * float(self.idf[i]) for i, c in counts.items()}
+        norm = float(np.sqrt(sum(w * w for w in weights.values()))) or 1.0
+        return {i: w / norm for i, w in weights.items()}
+
+    @classmethod
+    def fit(cls, analyzer: str, texts: list[str]) -> tuple[_Ngrams, Any]:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        ngram_range = (1, 3) if analyzer == "word" else (2, 5)
+        vectorizer = TfidfVectorizer(
+            analyzer=analyzer, ngram_range=ngram_range, sublinear_tf=True, preprocessor=normalise, min_df=2
+        )
+        matrix = vectorizer.fit_transform(texts)
+        vocabulary = {str(k): int(v) for k, v in vectorizer.vocabulary_.items()}
+        return cls(analyzer, vocabulary, vectorizer.idf_.astype(np.float32)), matrix
+
+
+@dataclass(frozen=True)
+class _Urgency:
+    """Is a life at risk now? Logistic regression over [embedding, character n-grams, word n-grams].
+
+    Trained on every train row (crisis against everything else), so it has seen
+    the near-misses (an illness, a fall last month) and ordinary questions alike.
+    """
+
+    chars: _Ngrams
+    words: _Ngrams
+    weights: np.ndarray  # (dim + chars + words,)
+    bias: float
+    dim: int
+
+    def probability(self, text: str, vector: np.ndarray) -> float:
+        logit = float(self.weights[: self.dim] @ vector) + self.bias
+        offset = self.dim
+        for ngrams in (self.chars, self.words):
+            logit += sum(float(self.weights[offset + i]) * w for i, w in ngrams.transform(text).items())
+            offset += len(ngrams.vocabulary)
+        return float(1.0 / (1.0 + np.exp(-logit)))
+
+    @classmethod
+    def fit(cls, texts: list[str], vectors: np.ndarray, urgent: list[bool], c: float) -> _Urgency:
+        from scipy.sparse import csr_matrix, hstack
+        from sklearn.linear_model import LogisticRegression
+
+        chars, char_matrix = _Ngrams.fit("char_wb", texts)
+        word_grams, word_matrix = _Ngrams.fit("word", texts)
+        features = hstack([csr_matrix(vectors), char_matrix, word_matrix]).tocsr()
+        model = LogisticRegression(C=c, max_iter=5000, class_weight="balanced").fit(features, urgent)
+        return cls(chars, word_grams, model.coef_[0].astype(np.float32), float(model.intercept_[0]), vectors.shape[1])
+
+
+@dataclass(frozen=True)
+class IntentModel:
+    """The intent classifier and, for crisis messages, the kind of crisis.
+
+    ``model`` and ``table`` record what it was trained with: an index built
+    with another embedding model or an edited decision table retrains it.
+    """
+
+    intents: _Softmax
+    kinds: _Softmax
+    urgency: _Urgency
+    model: str
+    table: str
+    trained_on: int
+
+    @classmethod
+    def train(
+        cls, examples: list[Example], vectors: np.ndarray, model: str, c: float = 64.0, urgency_c: float = 8.0
+    ) -> IntentModel:
+        """Fit on the ``train`` rows.
+
+        Args:
+            examples: decision-table rows; only ``split == "train"`` ones are used.
+            vectors: their embeddings as questions (``role="query"``), row for row.
+            model: the embedding model's name.
+            c: inverse regularisation strength of the intent model (chosen by cross-validation on the train rows).
+            urgency_c: the same for the urgency model.
+        """
+        train = [i for i, e in enumerate(examples) if e.split == "train"]
+        crisis = [i for i in train if examples[i].intent in CRISIS_INTENTS]
+        near = [
+            i
+            for i in train
+            if examples[i].intent in CRISIS_INTENTS
+            or examples[i].intent == "medical_history"
+            or examples[i].near_miss_of in CRISIS_INTENTS
+        ]
+        intents = _Softmax.fit(vectors[train], [examples[i].intent for i in train], c)
+        kinds = _Softmax.fit(vectors[crisis], [examples[i].kind for i in crisis], c)
+        urgency = _Urgency.fit(
+            [examples[i].text for i in near],
+            vectors[near],
+            [examples[i].intent in CRISIS_INTENTS for i in near],
+            urgency_c,
+        )
+        return cls(intents, kinds, urgency, model, table_hash(examples), len(train))
+
+    def probabilities(self, vector: np.ndarray) -> dict[str, float]:
+        return self.intents.probabilities(vector)
+
+    def urgency_probability(self, text: str, vector: np.ndarray) -> float:
+        return self.urgency.probability(text, vector)
+
+    def crisis_kind(self, vector: np.ndarray) -> str:
+        probs = self.kinds.probabilities(vector)
+        return max(probs, key=probs.__getitem__)
+
+    def save(self, directory: Path) -> Path:
+        path = directory / MODEL_FILE
+        tmp = directory / f".{MODEL_FILE}.tmp.npz"
+        meta = {"model": self.model, "table": self.table, "trained_on": self.trained_on}
+        np.savez(
+            tmp,
+            intent_classes=np.array(self.intents.classes),
+            intent_weights=self.intents.weights,
+            intent_bias=self.intents.bias,
+            kind_classes=np.array(self.kinds.classes),
+            kind_weights=self.kinds.weights,
+            kind_bias=self.kinds.bias,
+            urgency_weights=self.urgency.weights,
+            char_idf=self.urgency.chars.idf,
+            char_grams=_ordered(self.urgency.chars.vocabulary),
+            word_idf=self.urgency.words.idf,
+            word_grams=_ordered(self.urgency.words.vocabulary),
+            meta=np.array(json.dumps({**meta, "urgency_bias": self.urgency.bias, "dim": self.urgency.dim})),
+        )
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, directory: Path) -> IntentModel:
+        with np.load(directory / MODEL_FILE, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            urgency = _Urgency(
+                _Ngrams("char_wb", {str(g): i for i, g in enumerate(data["char_grams"])}, data["char_idf"]),
+                _Ngrams("word", {str(g): i for i, g in enumerate(data["word_grams"])}, data["word_idf"]),
+                data["urgency_weights"],
+                float(meta["urgency_bias"]),
+                int(meta["dim"]),
+            )
+            return cls(
+                intents=_Softmax(tuple(map(str, data["intent_classes"])), data["intent_weights"], data["intent_bias"]),
+                kinds=_Softmax(tuple(map(str, data["kind_classes"])), data["kind_weights"], data["kind_bias"]),
+                urgency=urgency,
+                model=str(meta["model"]),
+                table=str(meta["table"]),
+                trained_on=int(meta["trained_on"]),
+            )
+
+
+def _ordered(vocabulary: dict[str, int]) -> np.ndarray:
+    """The n-grams in column order, for storing beside the weights."""
+    return np.array(sorted(vocabulary, key=vocabulary.__getitem__))
+
+
+# -- the decision ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IntentDecision:
+    """What the message is, how it will be handled, and why.
+
+    ``route`` is what the answer path does: ``crisis``, ``refused`` (injection or
+    off-topic), ``greeting``, ``plan_info`` or ``own_case`` (a medical-history
+    message is routed as whichever of the two its wording is closer to).
+    """
+
+    intent: str
+    route: str
+    probabilities: dict[str, float]
+    urgency: float = 0.0
+    safety_note: bool = False
+    crisis_kind: str | None = None
+    crisis_about: str | None = None
+    floor_rule: str | None = None
+
+    @property
+    def status(self) -> str | None:
+        """The status this decision fixes by itself (None: it depends on what the plans hold)."""
+        return {"crisis": "crisis", "refused": "refused", "greeting": "refused"}.get(self.route)
+
+
+def decide_intent(
+    text: str,
+    vector: np.ndarray,
+    model: IntentModel,
+    floor: SafetyFloor,
+    thresholds: Thresholds,
+) -> IntentDecision:
+    """Decide a message's intent from its embedding, with the safety floor under the classifier.
+
+    Args:
+        text: the message (already redacted).
+        vector: its embedding as a question.
+        model: the trained classifier.
+        floor: the high-precision rules.
+        thresholds: probability thresholds.
+    """
+    probs = model.probabilities(vector)
+    normalised = normalise(text)
+    hit = floor.crisis_hit(normalised)
+    crisis_p = probs.get("crisis_self", 0.0) + probs.get("crisis_other", 0.0)
+    urgency = model.urgency_probability(text, vector) if crisis_p >= thresholds.crisis_like else 0.0
+    if hit or urgency >= thresholds.urgency:
+        # Crisis wins over every other reading: a false alarm costs seconds, a missed one much more.
+        about = (
+            hit.about if hit else ("self" if probs.get("crisis_self", 0) >= probs.get("crisis_other", 0) else "other")
+        )
+        kind = hit.kind if hit else model.crisis_kind(vector)
+        return IntentDecision(
+            intent=f"crisis_{about}",
+            route="crisis",
+            probabilities=probs,
+            urgency=urgency,
+            crisis_kind=kind,
+            crisis_about=about,
+            floor_rule=hit.rule if hit else None,
+        )
+    injection_rule = floor.injection_hit(normalised)
+    if injection_rule or probs.get("injection", 0.0) >= thresholds.injection:
+        return IntentDecision("injection", "refused", probs, urgency, floor_rule=injection_rule)
+    ranked = sorted((p, c) for c, p in probs.items() if c not in CRISIS_INTENTS and c != "injection")
+    best_p, best = ranked[-1]
+    if best == "off_topic" and best_p >= thresholds.off_topic:
+        return IntentDecision("off_topic", "refused", probs, urgency)
+    if best == "greeting" and best_p >= thresholds.greeting:
+        return IntentDecision("greeting", "greeting", probs, urgency)
+    care = {c: probs.get(c, 0.0) for c in CARE_INTENTS}
+    intent = max(care, key=care.__getitem__) if best not in CARE_INTENTS else best
+    route = intent if intent != "medical_history" else max(("plan_info", "own_case"), key=lambda c: probs.get(c, 0))
+    return IntentDecision(intent, route, probs, urgency, safety_note=urgency >= thresholds.safety_note)
+
+
+# -- evaluation --------------------------------------------------------------------
+
+
+def evaluate_intents(examples: list[Example], decisions: list[IntentDecision]) -> dict[str, Any]:
+    """Precision and recall per intent, the confusion matrix, and the figures CI gates on.
+
+    Args:
+        examples: the scored rows (normally the ``heldout`` split).
+        decisions: the decision for each, in the same order.
+    """
+    gold = [e.intent for e in examples]
+    predicted = [d.intent for d in decisions]
+    confusion = Counter(zip(gold, predicted, strict=True))
+    per_intent = {}
+    for intent in INTENTS:
+        tp = confusion[(intent, intent)]
+        n_gold = sum(1 for g in gold if g == intent)
+        n_pred = sum(1 for p in predicted if p == intent)
+        per_intent[intent] = {
+            "n": n_gold,
+            "precision": round(tp / n_pred, 3) if n_pred else None,
+            "recall": round(tp / n_gold, 3) if n_gold else None,
+        }
+
+    def rate(rows: list[tuple[Example, IntentDecision]], ok: Any) -> float | None:
+        return round(sum(1 for e, d in rows if ok(e, d)) / len(rows), 3) if rows else None
+
+    pairs = list(zip(examples, decisions, strict=True))
+    crisis_rows = [(e, d) for e, d in pairs if e.intent in CRISIS_INTENTS]
+    gates: dict[str, Any] = {
+        "crisis_recall": rate(crisis_rows, lambda e, d: d.route == "crisis"),
+        "emergency_number_shown": rate(crisis_rows, lambda e, d: d.route == "crisis" or d.safety_note),
+        "safety_notes_on_care": sum(1 for e, d in pairs if e.intent in CARE_INTENTS and d.safety_note),
+        "medical_history_to_crisis": sum(1 for e, d in pairs if e.intent == "medical_history" and d.route == "crisis"),
+        "injection_recall": rate(
+            [p for p in pairs if p[0].intent == "injection"], lambda e, d: d.intent == "injection"
+        ),
+        "injection_refused": rate([p for p in pairs if p[0].intent == "injection"], lambda e, d: d.route == "refused"),
+        "care_refused_rate": rate(
+            [p for p in pairs if p[0].intent in CARE_INTENTS], lambda e, d: d.route in ("refused", "greeting")
+        ),
+        "own_case_routed": rate([p for p in pairs if p[0].intent == "own_case"], lambda e, d: d.route == "own_case"),
+    }
+    for intent in sorted(CRISIS_INTENTS):
+        for language in CORE_LANGUAGES:
+            rows = [(e, d) for e, d in crisis_rows if e.intent == intent and e.language == language]
+            gates[f"crisis_recall_{intent.removeprefix('crisis_')}_{language}"] = rate(
+                rows, lambda e, d: d.route == "crisis"
+            )
+    misses = [
+        {"id": e.id, "language": e.language, "gold": e.intent, "predicted": d.intent, "text": e.text[:160]}
+        for e, d in pairs
+        if e.intent != d.intent
+    ]
+    return {
+        "n": len(examples),
+        "per_intent": per_intent,
+        "gates": gates,
+        "confusion": {f"{g}->{p}": n for (g, p), n in sorted(confusion.items())},
+        "misses": misses,
+    }
