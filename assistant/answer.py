@@ -34,7 +34,7 @@ from assistant.compose import Composer
 from assistant.config import Settings
 from assistant.contract import Answer, Citation, Language, Status
 from assistant.decide import AnswerThresholds, LexicalEvidence, Selection, choose_statements
-from assistant.knowledge import load_manifest, prompt
+from assistant.knowledge import prompt
 from assistant.retrieve import Retrieval, Retriever
 from assistant.translations import TranslationMemory
 
@@ -65,12 +65,7 @@ class Assistant:
         self.retriever = retriever or Retriever(settings)
         self.analyser = Analyser(settings, self.retriever)
         self.memory = TranslationMemory(settings.translations_dir)
-        self.composer = Composer(
-            settings,
-            self.memory,
-            load_manifest(settings),
-            {c.id: c.terms for c in self.retriever.glossary.concepts},
-        )
+        self.composer = Composer(settings, self.memory, {c.id: c.terms for c in self.retriever.glossary.concepts})
         self._answer_thresholds = AnswerThresholds.from_mapping(self.analyser.thresholds.answer)
         self._lexicon: LexicalEvidence | None = None
 
@@ -80,6 +75,7 @@ class Assistant:
 
     def retrieve(self, analysis: QuestionAnalysis, settings: Settings | None = None, k: int | None = None) -> Retrieval:
         """Stage 2: search within the question's scope with its one embedding."""
+        cfg = settings or self.settings
         return self.retriever.search(
             analysis.search_text,
             k=k,
@@ -88,7 +84,7 @@ class Assistant:
             language=analysis.language,
             settings=settings,
             vector=analysis.vector,
-            concepts=list(analysis.concepts),
+            concepts=list(analysis.concepts) if cfg.use_glossary else [],
         )
 
     def answer(

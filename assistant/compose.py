@@ -24,7 +24,7 @@ import yaml
 from assistant.config import Settings
 from assistant.contract import Citation, CitationTranslation, DocumentMeta
 from assistant.decide import ScoredStatement
-from assistant.knowledge import prompt
+from assistant.knowledge import load_manifest, prompt
 from assistant.statements import join_units, text_units
 from assistant.translations import TranslationMemory
 
@@ -63,7 +63,6 @@ class Composer:
     Args:
         settings: where the prompts and the knowledge base are.
         memory: the translation memory.
-        documents: the manifest's documents (titles, municipalities, periods, contacts).
         glossary_terms: concept id -> its words per language (to name covered topics).
     """
 
@@ -71,14 +70,22 @@ class Composer:
         self,
         settings: Settings,
         memory: TranslationMemory,
-        documents: list[DocumentMeta],
         glossary_terms: dict[str, dict[str, tuple[str, ...]]],
     ) -> None:
         self.settings = settings
         self.memory = memory
-        self.documents = {d.id: d for d in documents}
         self.helplines = load_helplines(settings.knowledge_dir / "helplines.yaml")
         self._glossary_terms = glossary_terms
+        self._manifest: tuple[int, dict[str, DocumentMeta]] = (-1, {})
+
+    @property
+    def documents(self) -> dict[str, DocumentMeta]:
+        """The manifest's documents (titles, municipalities, periods, contacts), re-read when it changes."""
+        path = self.settings.manifest_path
+        version = path.stat().st_mtime_ns if path.exists() else 0
+        if version != self._manifest[0]:
+            self._manifest = (version, {d.id: d for d in load_manifest(self.settings)})
+        return self._manifest[1]
 
     def say(self, language: str, key: str, **values: Any) -> str:
         return prompt(self.settings, language, key, **values)

@@ -159,12 +159,13 @@ class FeedbackStore:
         rows = self._select(sql, "status", status, "created_at DESC, rowid DESC")
         return [{**dict(row), "pii_detected": bool(row["pii_detected"])} for row in rows]
 
-    def not_found(self, limit: int = 2000) -> list[dict[str, Any]]:
-        """The newest questions that ended ``not_found`` (the knowledge base's gaps), already redacted."""
+    def gaps(self, limit: int = 2000) -> list[dict[str, Any]]:
+        """The newest questions the plans did not answer: ``not_found``, or ``referred`` to the
+        municipality as one person's case (prices, waiting times...), already redacted."""
         with self._connect() as conn:
             rows = conn.execute(
-                "SELECT id, question, language, municipality, created_at FROM answers"
-                " WHERE status = 'not_found' AND question != ''"
+                "SELECT id, question, status, language, municipality, created_at FROM answers"
+                " WHERE status IN ('not_found', 'referred') AND question != ''"
                 " ORDER BY created_at DESC, rowid DESC LIMIT ?",
                 (int(limit),),
             ).fetchall()

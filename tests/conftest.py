@@ -21,17 +21,22 @@ from assistant.config import Settings
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
+# Vectors are cached by content hash in the repository's data folder (``make index`` fills it),
+# so the many small indexes the tests build do not embed the same texts again.
+VECTOR_CACHE = Settings().vector_cache_path
+
+
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Settings over the real knowledge base with a private data directory."""
-    return Settings(data_dir=tmp_path_factory.mktemp("data"))
+    return Settings(data_dir=tmp_path_factory.mktemp("data"), vector_cache=VECTOR_CACHE)
 
 
 @pytest.fixture(scope="session")
 def embedder(settings: Settings):  # type: ignore[no-untyped-def]
-    from assistant.index import Embedder
+    from assistant.embeddings import load_embeddings
 
-    return Embedder(settings)
+    return load_embeddings(settings)
 
 
 @pytest.fixture(scope="session")
@@ -62,4 +67,4 @@ def fictional_kb(tmp_path: Path) -> Iterator[Settings]:
     """A knowledge base of the fictional municipality 'Fjordby', copied into a temp dir."""
     knowledge = tmp_path / "knowledge"
     (knowledge / "documents").mkdir(parents=True)
-    yield Settings(knowledge_dir=knowledge, data_dir=tmp_path / "data")
+    yield Settings(knowledge_dir=knowledge, data_dir=tmp_path / "data", vector_cache=VECTOR_CACHE)

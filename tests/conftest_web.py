@@ -25,6 +25,7 @@ import uvicorn
 from assistant.answer import Assistant
 from assistant.config import Settings
 from assistant.serve import create_app
+from tests.conftest import VECTOR_CACHE
 
 
 @dataclass
@@ -94,7 +95,7 @@ def start_server(tmp_path: Path) -> Iterator[Callable[[Any], LiveServer]]:
     started: list[LiveServer] = []
 
     def _start(assistant: Any) -> LiveServer:
-        settings = Settings(data_dir=tmp_path / "data")
+        settings = Settings(data_dir=tmp_path / "data", vector_cache=VECTOR_CACHE)
         server = serve_in_thread(create_app(settings, assistant), settings)
         started.append(server)
         return server

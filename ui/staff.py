@@ -17,7 +17,7 @@ Five tabs, each backed by a named API endpoint (so it can be driven with
                      the knowledge base; changes are re-indexed with the running
                      service's embedder, and the citizen API sees them at once
 ``/run_eval``        the project's eval set (or an uploaded JSONL), with history
-``/feedback_gaps``   thumbs-down feedback and ``not_found`` questions grouped by similarity
+``/feedback_gaps``   thumbs-down feedback and unanswered (``not_found``, ``referred``) questions grouped by similarity
 
 Questions are never logged or stored here: the console answers through the same
 :class:`~assistant.answer.Assistant` (which redacts personal data first) and keeps
@@ -57,7 +57,8 @@ from assistant.evals import (
     source_texts,
 )
 from assistant.feedback import FeedbackStore
-from assistant.index import Embedder, IndexReport, build_index, read_state
+from assistant.embeddings import load_embeddings
+from assistant.index import IndexReport, build_index, read_state
 from assistant.ingest import SUPPORTED_SUFFIXES
 from assistant.knowledge import ManifestError, add_document, load_manifest, municipalities, remove_document
 from assistant.lexical import fold
@@ -76,7 +77,7 @@ EVALS_DIR = REPO_ROOT / "evals"
 PROJECT_DATASET = "project"
 LANGUAGES = ("da", "sv", "nb", "en")
 AUTO = "auto"
-GROUP_THRESHOLD = 0.6
+GROUP_THRESHOLD = 0.94  # cosine on multilingual-e5 vectors, whose similarities lie high (0.85-1.0)
 MAX_GAP_QUESTIONS = 2000
 TEXT_SUFFIXES = (".txt", ".md", ".html", ".htm")
 
@@ -265,7 +266,7 @@ class StaffConsole:
                 update={"embedding_model": name, "data_dir": running.settings.data_dir / "compare" / f"{slug}-{digest}"}
             )
             try:
-                embedder = Embedder(cfg)
+                embedder = load_embeddings(cfg)
             except Exception as exc:  # any loader failure: unknown name, offline, corrupt files
                 reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
                 raise ModelUnavailableError(
@@ -529,7 +530,7 @@ class StaffConsole:
             ],
             columns=["when", "question", "comment", "status", "language", "municipality"],
         )
-        gaps = self.store.not_found(MAX_GAP_QUESTIONS)
+        gaps = self.store.gaps(MAX_GAP_QUESTIONS)
         groups = group_questions(
             [g["question"] for g in gaps], self.assistant.retriever.embedder.embed_documents, threshold
         )
@@ -553,7 +554,7 @@ class StaffConsole:
             rows, columns=["size", "examples", "distinct", "languages", "municipalities", "latest"]
         )
         summary = (
-            f"{len(down)} thumbs-down; {len(gaps)} questions ended `not_found`, "
+            f"{len(down)} thumbs-down; {len(gaps)} questions the plans did not answer (`not_found` or `referred`), "
             f"in {len(groups)} groups (cosine similarity ≥ {float(threshold):.2f})."
         )
         return feedback, gap_frame, summary
@@ -656,14 +657,27 @@ def trace_details(answer: Answer, trace: Trace, forced_language: str | None) -> 
         "language": answer.language,
         "language_forced": forced_language is not None,
         "intent": trace.intent,
+        "intent_probabilities": _intent_probabilities(trace),
         "reason": trace.reason,
-        "relevance": trace.relevance,
+        "best_statement_similarity": round(trace.selection.best_similarity, 3) if trace.selection else None,
+        "statements": [
+            {"text": s.unit.text, "similarity": round(s.similarity, 3), "words": round(s.lexical, 2)}
+            for s in (trace.selection.statements if trace.selection else [])
+        ],
         "expanded_query": retrieval.expanded_query if retrieval else "",
         "concepts": list(retrieval.concepts) if retrieval else [],
         "timings_ms": {**(retrieval.timings_ms if retrieval else {}), "total": answer.latency_ms},
         "pii_detected": answer.pii_detected,
         "citations": [{"n": c.n, "document": c.document, "section": c.section} for c in answer.citations],
     }
+
+
+def _intent_probabilities(trace: Trace) -> dict[str, float]:
+    if trace.analysis is None:
+        return {}
+    decision = trace.analysis.decision
+    probs = {k: round(v, 3) for k, v in sorted(decision.probabilities.items(), key=lambda kv: -kv[1])}
+    return {**probs, "urgency": round(decision.urgency, 3)}
 
 
 def report_markdown(report: IndexReport) -> str:
@@ -716,6 +730,7 @@ HISTORY_METRICS = (
     "answers language_accuracy",
     "answers pii_ok",
     "answers status_accuracy_not_found",
+    "answers status_accuracy_referred",
     "answers status_accuracy_refused",
     "answers status_accuracy_crisis",
     "answers pass_rate",
@@ -922,7 +937,7 @@ def build_console(settings: Settings, assistant: AssistantSource) -> gr.Blocks:
             )  # fmt: skip
 
         with gr.Tab("Feedback and gaps"):
-            threshold = gr.Slider(0.3, 0.95, value=GROUP_THRESHOLD, step=0.05, label="Group similarity (cosine)")
+            threshold = gr.Slider(0.8, 0.99, value=GROUP_THRESHOLD, step=0.01, label="Group similarity (cosine)")
             gaps_button = gr.Button("Refresh", variant="primary")
             gaps_summary = gr.Markdown()
             thumbs_down = gr.Dataframe(label="Thumbs down, with comments", interactive=False, wrap=True)
