@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.config import Settings
-from assistant.contract import UserFacingError
+from assistant.contract import Language, UserFacingError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -216,7 +216,7 @@ def cmd_eval_retrieval(settings: Settings, args: argparse.Namespace) -> int:
     args.k = args.k or settings.top_k
 
     def search(case: EvalCase) -> list[Any]:
-        analysis = assistant.analyse(case.question, history=case.history, page_language=case.page_language)
+        analysis = assistant.analyse(case.question, history=case.history, page_language=_language(case.page_language))
         return assistant.retrieve(analysis, k=args.k).passages
 
     ours = run_retrieval_eval(cases, search, languages, k=args.k, out=args.out)
@@ -278,7 +278,7 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
     sources = source_texts(settings)
 
     def ask(case: EvalCase) -> Any:
-        return assistant.answer(case.question, history=case.history, page_language=case.page_language)
+        return assistant.answer(case.question, history=case.history, page_language=_language(case.page_language))
 
     metrics, rows = run_answer_eval(cases, ask, _document_languages(settings), sources, out=args.out)
     for row in rows:
@@ -342,6 +342,10 @@ def _print_intent_report(report: dict[str, Any]) -> None:
         print(f"{report['cv']['folds']}-fold cross-validation on the train rows:")
         for key, value in report["cv"]["gates"].items():
             print(f"  {key:<36}{value}")
+
+
+def _language(code: str | None) -> Language | None:
+    return code if code in ("da", "sv", "nb", "en") else None  # type: ignore[return-value]
 
 
 def cmd_bench(settings: Settings, args: argparse.Namespace) -> int:

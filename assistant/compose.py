@@ -128,7 +128,7 @@ class Composer:
             return None
         status = "reviewed" if all(t is not None and t.status == "reviewed" for t in found) else "draft"
         joined = join_units([(unit, t.text) for unit, t in zip(units, found, strict=True) if t is not None])
-        return CitationTranslation(language=language, text=joined, status=status)
+        return CitationTranslation.model_validate({"language": language, "text": joined, "status": status})
 
     def statement_groups(
         self, statements: list[ScoredStatement], home_country: str | None

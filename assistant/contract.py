@@ -18,6 +18,7 @@ class UserFacingError(Exception):
 
 
 Status = Literal["answered", "referred", "not_found", "refused", "crisis"]
+ChunkKind = Literal["text", "list", "table_row"]
 
 
 class Contact(BaseModel):
@@ -68,7 +69,7 @@ class Chunk(BaseModel):
     text: str
     context: str = ""
     order: int = 0
-    kind: Literal["text", "list", "table_row"] = "text"
+    kind: ChunkKind = "text"
 
     @property
     def search_text(self) -> str:

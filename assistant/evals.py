@@ -377,8 +377,13 @@ def run_intent_eval(
     if out:
         with out.open("w", encoding="utf-8") as handle:
             for example, decision in zip(scored, decisions, strict=True):
-                row = {"id": example.id, "gold": example.intent, "predicted": decision.intent, "route": decision.route}
-                row["urgency"] = round(decision.urgency, 3)
+                row = {
+                    "id": example.id,
+                    "gold": example.intent,
+                    "predicted": decision.intent,
+                    "route": decision.route,
+                    "urgency": round(decision.urgency, 3),
+                }
                 handle.write(json.dumps(row, ensure_ascii=False) + "\n")
     if folds > 1:
         train = [e for e in examples if e.split == "train"]

@@ -30,7 +30,7 @@ from pathlib import Path
 from bs4 import BeautifulSoup
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from assistant.contract import Chunk, DocumentMeta, UserFacingError
+from assistant.contract import Chunk, ChunkKind, DocumentMeta, UserFacingError
 
 # Bump when chunking changes, so every document is cut again on the next index build.
 CHUNKER_VERSION = "3"
@@ -272,7 +272,7 @@ def _chunks_from_blocks(blocks: list[_Block], meta: DocumentMeta, markdown: str)
     pending: list[str] = []
     pending_section: tuple[str, ...] | None = None
 
-    def make(text: str, section: tuple[str, ...], context: str = "", kind: str = "text") -> Chunk:
+    def make(text: str, section: tuple[str, ...], context: str = "", kind: ChunkKind = "text") -> Chunk:
         nonlocal order
         order += 1
         section_text = SECTION_SEPARATOR.join(section)

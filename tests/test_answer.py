@@ -214,7 +214,16 @@ def test_cli_search_and_retrieval_eval_take_any_dataset(built_index: Settings, t
     done = _run_cli(built_index, "search", "avlastning for pårørende", "--k", "3", "--json")
     result = json.loads(done.stdout)
     assert result["language"] == "nb" and len(result["passages"]) == 3
-    assert set(result["passages"][0]) == {"rank", "score", "document", "title", "municipality", "section", "period", "text"}
+    assert set(result["passages"][0]) == {
+        "rank",
+        "score",
+        "document",
+        "title",
+        "municipality",
+        "section",
+        "period",
+        "text",
+    }
     dataset = tmp_path / "mine.jsonl"
     dataset.write_text(
         json.dumps(

@@ -267,7 +267,7 @@ def test_our_ngram_features_equal_scikit_learns(analyzer: str) -> None:
         preprocessor=normalise,
         min_df=2,
     ).fit(texts)
-    for text in texts[:40] + ["Min mor er faldet og ligger på gulvet NU!", "a"]:
+    for text in [*texts[:40], "Min mor er faldet og ligger på gulvet NU!", "a"]:
         ours = ngrams.transform(text)
         theirs = vectorizer.transform([text])
         assert set(ours) == set(theirs.indices.tolist())

@@ -46,6 +46,7 @@ from pydantic import ValidationError
 from assistant.answer import Assistant, QuestionError, Trace
 from assistant.config import REPO_ROOT, Settings
 from assistant.contract import Answer, DocumentMeta, Language, Passage
+from assistant.embeddings import load_embeddings
 from assistant.evals import (
     DatasetError,
     EvalCase,
@@ -57,7 +58,6 @@ from assistant.evals import (
     source_texts,
 )
 from assistant.feedback import FeedbackStore
-from assistant.embeddings import load_embeddings
 from assistant.index import IndexReport, build_index, read_state
 from assistant.ingest import SUPPORTED_SUFFIXES
 from assistant.knowledge import ManifestError, add_document, load_manifest, municipalities, remove_document
