@@ -252,7 +252,11 @@ class Analyser:
             if reason == "prior":
                 reason = "page" if page_language else "conversation"
 
-        named_municipalities, named_countries = self._named_places(snap, text if follow_up else restored)
+        # The message's own places win ("och i Söderhamn då?" after an Östersund question);
+        # a fragment without any keeps the places of the question it continues.
+        named_municipalities, named_countries = self._named_places(snap, restored)
+        if follow_up and not named_municipalities and not named_countries:
+            named_municipalities, named_countries = self._named_places(snap, text)
         scope = named_municipalities[0] if len(named_municipalities) == 1 else municipality
         country = named_countries[0] if len(named_countries) == 1 else None
         if scope:
