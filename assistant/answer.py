@@ -30,11 +30,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from assistant.analysis import Analyser, QuestionAnalysis, QuestionError
+from assistant.cache import AnswerCache, cache_key
 from assistant.compose import Composer
 from assistant.config import Settings
 from assistant.contract import Answer, Citation, Language, Status
 from assistant.decide import AnswerThresholds, LexicalEvidence, Selection, choose_statements
 from assistant.knowledge import prompt
+from assistant.privacy import redact
 from assistant.retrieve import Retrieval, Retriever
 from assistant.translations import TranslationMemory
 
@@ -68,6 +70,7 @@ class Assistant:
         self.composer = Composer(settings, self.memory, {c.id: c.terms for c in self.retriever.glossary.concepts})
         self._answer_thresholds = AnswerThresholds.from_mapping(self.analyser.thresholds.answer)
         self._lexicon: LexicalEvidence | None = None
+        self.cache = AnswerCache(settings.answer_cache_size if settings.answer_cache else 0)
 
     def analyse(self, question: str, **kwargs: Any) -> QuestionAnalysis:
         """Stage 1 alone (the staff console and the retrieval evals use it)."""
@@ -123,6 +126,17 @@ class Assistant:
         """
         cfg = settings or self.settings
         started = time.perf_counter()
+        key = None
+        if not history and settings is None and len((question or "").strip()) <= cfg.max_question_chars:
+            # The embedding dominates an answer's cost; a repeated question skips it.
+            self.retriever.refresh()
+            version = (self.retriever.snapshot.version, self.memory.version)
+            key = cache_key(question, municipality, page_language, language, version)
+            cached = self.cache.get(key)
+            if cached is not None:
+                latency = round((time.perf_counter() - started) * 1000, 2)
+                update = {"id": uuid.uuid4().hex, "question": redact(question)[0].strip(), "latency_ms": latency}
+                return cached.model_copy(update=update), Trace(reason="cached")
         analysis = self.analyser.analyse(
             question, municipality=municipality, history=history, page_language=page_language, language=language
         )
@@ -145,6 +159,8 @@ class Assistant:
             pii_detected=analysis.pii,
             latency_ms=round((time.perf_counter() - started) * 1000, 2),
         )
+        if not analysis.pii:
+            self.cache.put(key, answer)
         return answer, trace
 
     def _respond(self, analysis: QuestionAnalysis, cfg: Settings, trace: Trace) -> tuple[Status, str, list[Citation]]:

@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = None
     llm_timeout_s: float = 30.0
 
+    answer_cache: bool = Field(
+        default=True, description="Cache answers to repeated questions (CARE_ANSWER_CACHE=false: off)."
+    )
+    answer_cache_size: int = Field(default=2000, ge=0, description="How many answers the cache keeps per process.")
+
     # Service
     host: str = "127.0.0.1"
     port: int = 8000

@@ -73,6 +73,7 @@ class TranslationMemory:
         self._files: dict[str, dict[str, Any]] = {}
         self._by_key: dict[str, dict[str, Translation]] = {}
         self._names: dict[str, dict[str, list[str]]] = {}
+        self.version = 0  # bumped on every reload, so cached answers made with old translations are not reused
         self.reload()
 
     def reload(self) -> None:
@@ -96,6 +97,7 @@ class TranslationMemory:
         with self._lock:
             self._files = files
             self._by_key = by_key
+            self.version += 1
             self._names = {doc: dict(data.get("names") or {}) for doc, data in files.items()}
 
     def get(self, key: str, language: str) -> Translation | None:

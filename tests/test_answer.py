@@ -285,7 +285,36 @@ def test_an_uncertain_emergency_reading_opens_with_the_number(assistant, monkeyp
     question = "Hvad gør kommunen for borgere med demens?"
     assert not assistant.answer(question).answer.startswith("Er et liv i fare")
     monkeypatch.setattr(assistant.analyser, "thresholds", replace(assistant.analyser.thresholds, safety_note=0.0))
+    assistant.cache.clear()  # the answer above was cached under the old thresholds
     answer = assistant.answer(question)
     assert answer.status == "answered" and answer.answer.startswith("Er et liv i fare nu, så ring 112.")
     english = assistant.answer("What does the Norwegian plan do for people with dementia?")
     assert english.answer.startswith("If a life is in danger now, call 113.")
+    assistant.cache.clear()
+
+
+def test_a_repeated_question_is_answered_from_the_cache(built_index: Settings, retriever) -> None:  # type: ignore[no-untyped-def]
+    from assistant.answer import Assistant
+
+    assistant = Assistant(built_index, retriever=retriever)
+    first = assistant.answer("Hvad gør kommunen for borgere med demens?")
+    again = assistant.answer("  hvad gør kommunen for borgere med DEMENS? ")
+    assert assistant.cache.hits == 1 and again.id != first.id
+    assert (again.answer, again.citations, again.status) == (first.answer, first.citations, first.status)
+    assert again.question == "hvad gør kommunen for borgere med DEMENS?"
+    # Another municipality, a follow-up or personal data: answered afresh, and nothing personal is kept.
+    assistant.answer("Hvad gør kommunen for borgere med demens?", municipality="Slagelse Kommune")
+    assistant.answer("og i Sverige?", history=[{"role": "user", "content": "Hvad gør kommunen for demente?"}])
+    assistant.answer(f"Min CPR er {CPR}. Hvad gør kommunen for borgere med demens?")
+    assert assistant.cache.hits == 1
+    assert CPR not in repr(list(assistant.cache._items.items()))
+    assert assistant.cache.clear() >= 2 and len(assistant.cache) == 0
+
+
+def test_the_cache_can_be_turned_off(built_index: Settings, retriever) -> None:  # type: ignore[no-untyped-def]
+    from assistant.answer import Assistant
+
+    assistant = Assistant(built_index.model_copy(update={"answer_cache": False}), retriever=retriever)
+    assistant.answer("Hvad gør kommunen for borgere med demens?")
+    assistant.answer("Hvad gør kommunen for borgere med demens?")
+    assert assistant.cache.hits == 0 and len(assistant.cache) == 0
