@@ -178,7 +178,7 @@ class Assistant:
         if analysis.unknown_place:
             trace.reason = f"names {analysis.unknown_place!r}, which no document covers"
             if decision.route == "own_case":
-                body, _ = compose.own_case(lang, [], None, None, analysis.concepts)
+                body, _ = compose.own_case(lang, [], None, analysis.home_country, analysis.concepts)
                 return "referred", compose.not_found(lang, analysis.unknown_place) + "\n\n" + body, []
             return "not_found", compose.not_found(lang, analysis.unknown_place), []
 
@@ -195,7 +195,7 @@ class Assistant:
         statements = trace.selection.statements
         if decision.route == "own_case":
             body, citations = compose.own_case(
-                lang, statements, analysis.municipality, analysis.country, analysis.concepts
+                lang, statements, analysis.municipality, analysis.home_country, analysis.concepts
             )
             return "referred", body, citations
         if not statements:
@@ -203,7 +203,7 @@ class Assistant:
         body, citations = compose.answer_body(statements, lang, analysis.home_country)
         if cfg.answer_mode == "llm":
             body = self._llm_body(cfg, lang, analysis.text, citations) or body
-        closing = compose.closing(lang, citations, analysis.municipality, analysis.country)
+        closing = compose.closing(lang, citations, analysis.municipality, analysis.home_country)
         return "answered", f"{body}\n\n{closing}", citations
 
     def _lexical_evidence(self) -> LexicalEvidence:
