@@ -143,3 +143,143 @@ def _first_event_latency(settings: Settings, assistant: Any, repeat: int) -> dic
         finally:
             server.should_exit = True
             thread.join(timeout=10)
+
+
+# -- growth: a synthetic knowledge base of fictional municipalities -------------------
+
+
+class SimulatedEmbeddings:
+    """Deterministic unit vectors from a text's hash, for the growth simulation only.
+
+    Embedding hundreds of thousands of statements with the real model takes hours
+    on this machine, so the growth run measures everything else (ingest, Chroma,
+    BM25, loading, searching) with these vectors, and reports the real model's
+    throughput beside it to extrapolate build time. Questions are embedded with
+    the real model, so query latency includes the real cost.
+    """
+
+    name = "simulated"
+
+    def __init__(self, real: Any, dim: int = 384) -> None:
+        self._real = real
+        self.dim = dim
+
+    def vectors(self, texts: Any, role: str = "passage") -> Any:
+        import hashlib
+
+        import numpy as np
+
+        rows = []
+        for text in texts:
+            seed = int.from_bytes(hashlib.sha256(f"{role}|{text}".encode()).digest()[:8], "little")
+            vector = np.random.default_rng(seed).standard_normal(self.dim).astype(np.float32)
+            rows.append(vector / np.linalg.norm(vector))
+        return np.vstack(rows) if rows else np.zeros((0, self.dim), dtype=np.float32)
+
+    def query_vector(self, text: str) -> Any:
+        return self._real.query_vector(text)
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.vectors(texts).tolist()  # type: ignore[no-any-return]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.query_vector(text).tolist()  # type: ignore[no-any-return]
+
+
+def synthetic_knowledge_base(source: Settings, target: Path, factor: int) -> Settings:
+    """``factor`` copies of every document, each under a clearly fictional municipality.
+
+    The texts are the real plans' texts with the municipality named as
+    "Fiktivby N"; nothing is written under ``knowledge/``.
+    """
+    import yaml
+
+    from assistant.knowledge import load_manifest
+
+    documents = target / "knowledge" / "documents"
+    documents.mkdir(parents=True, exist_ok=True)
+    entries = []
+    for copy in range(factor):
+        for meta in load_manifest(source):
+            text = (source.documents_dir / meta.file).read_text(encoding="utf-8")
+            name = f"Fiktivby {copy + 1:04d} (fiktiv)"
+            if meta.municipality:
+                text = text.replace(meta.municipality.split()[0].rstrip("s"), name)
+            file = f"{copy:04d}-{meta.file}"
+            (documents / file).write_text(text, encoding="utf-8")
+            entry = meta.model_dump()
+            entry.update(id=f"{copy:04d}-{meta.id}", file=file, municipality=name, url=None, source="synthetic")
+            entries.append(entry)
+    (target / "knowledge" / "manifest.yaml").write_text(
+        yaml.safe_dump({"documents": entries}, allow_unicode=True, sort_keys=False), encoding="utf-8"
+    )
+    for name in ("glossary.yaml", "helplines.yaml"):
+        (target / "knowledge" / name).write_bytes((source.knowledge_dir / name).read_bytes())
+    (target / "knowledge" / "intents").mkdir()
+    (target / "knowledge" / "intents" / "decision_table.csv").write_bytes(source.intents_table_path.read_bytes())
+    return source.model_copy(update={"knowledge_dir": target / "knowledge", "data_dir": target / "data"})
+
+
+def run_growth(settings: Settings, factors: list[int], questions: int = 20) -> list[dict[str, Any]]:
+    """Index build time, memory per worker and answer latency as the knowledge base grows.
+
+    Each size is loaded in a fresh process (as a worker would), which reports its
+    load time, its resident memory and its answer latency.
+    """
+    import json
+    import subprocess
+    import sys
+
+    from assistant.embeddings import load_embeddings
+    from assistant.index import build_index
+
+    simulated = SimulatedEmbeddings(load_embeddings(settings))
+    rows = []
+    for factor in factors:
+        with tempfile.TemporaryDirectory() as tmp:
+            cfg = synthetic_knowledge_base(settings, Path(tmp), factor)
+            cfg = cfg.model_copy(update={"vector_cache": settings.vector_cache_path, "answer_cache": False})
+            started = time.perf_counter()
+            report = build_index(cfg, embedder=simulated)  # type: ignore[arg-type]
+            build_s = time.perf_counter() - started
+            worker = subprocess.run(
+                [sys.executable, "-c", _WORKER, cfg.model_dump_json(), str(questions)],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=3600,
+            )
+            rows.append(
+                {
+                    "factor": factor,
+                    "documents": len(report.indexed),
+                    "chunks": report.total_chunks,
+                    "statements": report.statements_embedded,
+                    "build_s_without_embedding": round(build_s, 1),
+                    **json.loads(worker.stdout.strip().splitlines()[-1]),
+                }
+            )
+    return rows
+
+
+# One worker: load the index, answer questions, report load time, memory and latency.
+_WORKER = """
+import json, sys, time
+from assistant.config import Settings
+from assistant import bench
+from assistant.answer import Assistant
+from assistant.embeddings import load_embeddings
+from assistant.retrieve import Retriever
+settings = Settings.model_validate_json(sys.argv[1])
+questions = int(sys.argv[2])
+before = bench.rss_mb()
+started = time.perf_counter()
+simulated = bench.SimulatedEmbeddings(load_embeddings(settings))
+assistant = Assistant(settings, retriever=Retriever(settings, embedder=simulated))
+load_s = time.perf_counter() - started
+assistant.answer(bench.QUESTIONS[0])
+loaded = bench.rss_mb()
+samples = [bench._time_ms(lambda q=q: assistant.answer(q)) for q in (bench.QUESTIONS * questions)[:questions]]
+print(json.dumps({"load_s": round(load_s, 1), "worker_rss_mb": loaded, "worker_rss_before_mb": before,
+                  "ask_ms": bench._percentiles(samples)}))
+"""
