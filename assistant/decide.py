@@ -60,6 +60,8 @@ class AnswerThresholds:
     floor_similarity: float  # no statement below this is ever quoted
     lexical_weight: float  # how much the question's own words count beside the meaning
     rank_weight: float  # how much retrieval's passage rank counts (divided by the rank)
+    leader_passages: float  # each of this many top passages brings its best statement...
+    leader_similarity: float  # ...when it is at least this similar to the question
 
     @classmethod
     def from_mapping(cls, values: dict[str, float]) -> AnswerThresholds:
@@ -69,6 +71,8 @@ class AnswerThresholds:
             floor_similarity=values["floor_similarity"],
             lexical_weight=values["lexical_weight"],
             rank_weight=values["rank_weight"],
+            leader_passages=values["leader_passages"],
+            leader_similarity=values["leader_similarity"],
         )
 
 
@@ -116,6 +120,17 @@ def choose_statements(
             continue
         seen.add(candidate.unit.key)
         chosen.append(candidate)
+    # Retrieval's top passages each bring their best statement when it is on the question's
+    # meaning: the answer is then complete where the plans say it in several places.
+    # They score lower, so they come after the answering line.
+    cited = {s.passage.chunk_id for s in chosen}
+    for passage in passages[: int(thresholds.leader_passages)]:
+        leader = next((s for s in scored if s.passage.chunk_id == passage.chunk_id), None)
+        ok = leader is not None and leader.similarity >= thresholds.leader_similarity
+        if leader is not None and ok and passage.chunk_id not in cited and leader.unit.key not in seen:
+            chosen.append(leader)
+            cited.add(passage.chunk_id)
+            seen.add(leader.unit.key)
     return Selection(chosen, best.similarity, "answerable")
 
 
