@@ -14,6 +14,15 @@ from filelock import FileLock
 from assistant.config import Settings
 from assistant.contract import DocumentMeta, UserFacingError
 
+# libyaml's loader where PyYAML was built with it: the translation memory alone took seconds to parse
+# with the pure-Python loader, at every start of the service.
+_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load_yaml(text: str) -> Any:
+    """``yaml.safe_load``, with the C loader when there is one."""
+    return yaml.load(text, Loader=_SAFE_LOADER)
+
 
 class ManifestError(UserFacingError, ValueError):
     """The manifest is missing, malformed, or names a document wrongly."""
@@ -25,7 +34,7 @@ def load_manifest(settings: Settings) -> list[DocumentMeta]:
     if not path.exists():
         return []  # a new, empty knowledge base
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = load_yaml(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise ManifestError(f"{path}: cannot read the manifest: {exc}") from exc
     entries = raw.get("documents") or []
@@ -83,7 +92,7 @@ def load_glossary(path: Path) -> list[Concept]:
     """The cross-lingual care glossary (``knowledge/glossary.yaml``)."""
     if not path.exists():
         return []
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    raw = load_yaml(path.read_text(encoding="utf-8")) or {}
     concepts = []
     for entry in raw.get("concepts") or []:
         terms = {lang: tuple(str(t).lower() for t in entry.get(lang) or []) for lang in ("da", "sv", "nb", "en")}
@@ -93,7 +102,7 @@ def load_glossary(path: Path) -> list[Concept]:
 
 @lru_cache(maxsize=8)
 def _load_prompt_file(path: Path) -> dict[str, str]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = load_yaml(path.read_text(encoding="utf-8")) or {}
     return {str(k): str(v).strip() for k, v in data.items()}
 
 
