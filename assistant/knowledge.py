@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import yaml
-from filelock import FileLock
 
 from assistant.config import Settings
 from assistant.contract import DocumentMeta, UserFacingError
@@ -114,48 +112,19 @@ def prompt(settings: Settings, language: str, key: str, **values: Any) -> str:
     return texts[key].format(**values)
 
 
-def manifest_lock(settings: Settings) -> FileLock:
-    """One writer at a time for the manifest, across threads and processes (staff console, CLI)."""
-    settings.knowledge_dir.mkdir(parents=True, exist_ok=True)
-    return FileLock(str(settings.knowledge_dir / ".manifest.lock"), timeout=60)
-
-
-_DOCUMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+# Writing the knowledge base is assistant.knowledge_base's job (one writer, with its locks). These
+# names stay for callers not yet moved to it (the staff console is being rewritten in parallel).
 
 
 def add_document(settings: Settings, content: bytes, meta: DocumentMeta) -> DocumentMeta:
-    """Put a document into ``knowledge/documents`` and register it in the manifest.
+    """See :func:`assistant.knowledge_base.add_document`."""
+    from assistant import knowledge_base
 
-    The next index build embeds it. An entry with the same id is replaced; a file
-    name that belongs to another document is refused rather than overwritten.
-    """
-    name = Path(meta.file).name
-    if not name or name.startswith(".") or name != meta.file:
-        raise ManifestError(f"{meta.file!r} is not a valid file name")
-    if not _DOCUMENT_ID.match(meta.id):
-        raise ManifestError(f"{meta.id!r} is not a valid document id (letters, digits, '.', '_' and '-')")
-    with manifest_lock(settings):
-        documents = load_manifest(settings)
-        owner = next((d for d in documents if d.file == name and d.id != meta.id), None)
-        if owner is not None:
-            raise ManifestError(f"{name}: the file already belongs to document {owner.id!r}; rename it first")
-        settings.documents_dir.mkdir(parents=True, exist_ok=True)
-        target = settings.documents_dir / name
-        tmp = target.with_name(f".{name}.tmp")
-        tmp.write_bytes(content)
-        tmp.replace(target)
-        save_manifest(settings, [*(d for d in documents if d.id != meta.id), meta])
-    return meta
+    return knowledge_base.add_document(settings, content, meta)
 
 
 def remove_document(settings: Settings, document_id: str) -> bool:
-    """Unregister a document (and delete its file); the next index build drops its chunks."""
-    with manifest_lock(settings):
-        documents = load_manifest(settings)
-        remaining = [d for d in documents if d.id != document_id]
-        if len(remaining) == len(documents):
-            return False
-        removed = next(d for d in documents if d.id == document_id)
-        save_manifest(settings, remaining)
-        (settings.documents_dir / removed.file).unlink(missing_ok=True)
-    return True
+    """See :func:`assistant.knowledge_base.remove_document`."""
+    from assistant import knowledge_base
+
+    return knowledge_base.remove_document(settings, document_id)
