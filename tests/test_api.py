@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -325,6 +326,15 @@ def test_assistant_failure_is_503_without_trace(web_settings: Settings, caplog: 
     assert CPR not in caplog.text
 
 
+def _wait_for(client: TestClient, path: str, status: int, timeout_s: float = 120) -> httpx.Response:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        response = client.get(path)
+        if response.status_code == status or time.monotonic() > deadline:
+            return response
+        time.sleep(0.1)
+
+
 def test_assistant_that_cannot_load_gives_503(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     import assistant.serve as serve
 
@@ -334,14 +344,23 @@ def test_assistant_that_cannot_load_gives_503(tmp_path: Any, monkeypatch: pytest
     monkeypatch.setattr(serve, "Assistant", _fail)
     app = create_app(Settings(data_dir=tmp_path))
     with TestClient(app, raise_server_exceptions=False) as c:
+        deadline = time.monotonic() + 30
+        while c.get("/readyz").json()["status"] != "error" and time.monotonic() < deadline:
+            time.sleep(0.05)
         r = c.post("/api/chat", json={"message": QUESTION})
         assert r.status_code == 503 and "unavailable" in r.json()["detail"]
-        assert c.get("/healthz").json() == {"status": "ok", "assistant": "error"}
+        assert int(r.headers["retry-after"]) > 0
+        health = c.get("/healthz")
+        assert health.status_code == 503 and health.json() == {"status": "unavailable", "assistant": "error"}
+        ready = c.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["status"] == "error"
+        assert "FileNotFoundError" in ready.json()["detail"] and "no index" not in ready.json()["detail"]
 
 
 def test_app_builds_its_own_assistant(web_settings: Settings, web_assistant: Assistant) -> None:
-    """create_app(settings) without an assistant loads one (needs the index the fixture built)."""
+    """create_app(settings) without an assistant loads one in the background (needs the fixture's index)."""
     with TestClient(create_app(web_settings)) as c:
+        assert _wait_for(c, "/readyz", 200).status_code == 200
         r = c.post("/api/chat", json={"message": QUESTION})
         assert r.status_code == 200, r.text
-        assert c.get("/healthz").json()["assistant"] == "ready"
+        assert c.get("/healthz").json() == {"status": "ok", "assistant": "ready"}

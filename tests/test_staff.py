@@ -24,7 +24,7 @@ from assistant.index import build_index, read_state
 from assistant.knowledge import load_manifest
 from assistant.retrieve import Retriever
 from assistant.serve import create_app
-from tests.conftest import VECTOR_CACHE
+from tests.conftest import GENEROUS_RATES, VECTOR_CACHE
 from tests.conftest_web import LiveServer, serve_in_thread
 from ui.staff import group_questions
 
@@ -57,6 +57,7 @@ def staff_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         staff_password=SecretStr(PASSWORD),
         staff_allow_without_login=False,
         vector_cache=VECTOR_CACHE,
+        **GENEROUS_RATES,
     )
 
 

@@ -1,0 +1,274 @@
+"""Bounds on what a client can make the service do: body size, time, connections, request rate.
+
+* :class:`BodyLimitMiddleware` counts the body bytes that actually arrive (a chunked
+  body has no Content-Length to check) and answers 413 at the limit; it also gives
+  the whole body a deadline (408), so a client cannot hold a request open by
+  sending one byte at a time.
+* :class:`RateLimitMiddleware` limits chat, feedback and staff-login requests per
+  client with the ``limits`` library (moving windows in memory) and answers 429
+  with ``Retry-After``.
+* :func:`uvicorn_config` runs uvicorn's h11 protocol with a header-size limit, an
+  idle (keep-alive) timeout, a connection limit, and :func:`guarded_h11_protocol`'s
+  deadline for the request line and headers.
+
+Why written here: uvicorn has no body-size limit, no deadline for a request's head
+(a connection that sends half a request stays open for ever) and httptools has no
+header-size limit; Starlette has no body-size middleware either. These are small
+layers over uvicorn's and Starlette's own interfaces; the rate limiting itself is
+the ``limits`` library's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import re
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+import h11
+from limits import RateLimitItem, parse_many
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+
+from assistant.config import Settings
+
+log = logging.getLogger("assistant.guard")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+async def send_json(send: Send, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+    """A complete JSON error response ``{"detail": ...}`` that also closes the connection."""
+    body = json.dumps({"detail": detail}).encode()
+    raw = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+        (b"cache-control", b"no-store"),
+        (b"x-content-type-options", b"nosniff"),
+    ]
+    raw += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+# --------------------------------------------------------------------------- body size and time
+
+
+class _BodyRefused(Exception):
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+class BodyLimitMiddleware:
+    """Refuses a request body over the limit (413) or not complete within the deadline (408).
+
+    Args:
+        app: the ASGI app.
+        limit_for: the byte limit for a request path.
+        timeout_s: the whole body must arrive within this many seconds of the first read.
+    """
+
+    def __init__(self, app: ASGIApp, limit_for: Callable[[str], int], timeout_s: float) -> None:
+        self.app = app
+        self.limit_for = limit_for
+        self.timeout_s = timeout_s
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope["path"])
+        length = _header(scope, b"content-length")
+        if length is not None:
+            if not length.isdigit():
+                await send_json(send, 400, "Invalid Content-Length header.")
+                return
+            if int(length) > limit:
+                await send_json(send, 413, "The request is too large.")
+                return
+        received = 0
+        deadline: float | None = None
+        body_done = False
+        started = False
+
+        async def guarded_receive() -> Message:
+            nonlocal received, deadline, body_done
+            if body_done:  # after the body, receive() only waits for a disconnect: no deadline
+                return await receive()
+            loop = asyncio.get_running_loop()
+            deadline = deadline or loop.time() + self.timeout_s
+            try:
+                message = await asyncio.wait_for(receive(), timeout=max(deadline - loop.time(), 0.001))
+            except TimeoutError:
+                raise _BodyRefused(408, "The request body did not arrive in time.") from None
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _BodyRefused(413, "The request is too large.")
+                body_done = not message.get("more_body", False)
+            else:
+                body_done = True
+            return message
+
+        async def tracked_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, guarded_receive, tracked_send)
+        except _BodyRefused as refused:
+            if started:
+                raise
+            await send_json(send, refused.status, refused.detail)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+# --------------------------------------------------------------------------- rate limits
+
+
+@dataclass(frozen=True)
+class RateRule:
+    """Requests of ``methods`` to a path matching ``path`` count against ``limits``."""
+
+    name: str
+    methods: frozenset[str]
+    path: re.Pattern[str]
+    limits: tuple[RateLimitItem, ...]
+
+
+def rate_rules(settings: Settings) -> list[RateRule]:
+    """Chat (JSON, streamed and the page's form), feedback, and the staff login."""
+    post = frozenset({"POST"})
+    return [
+        RateRule("chat", post, re.compile(r"^/(api/chat(/stream)?)?$"), tuple(parse_many(settings.rate_limit_chat))),
+        RateRule("feedback", post, re.compile(r"^/api/feedback$"), tuple(parse_many(settings.rate_limit_feedback))),
+        RateRule("login", post, re.compile(r"^/staff/login/?$"), tuple(parse_many(settings.rate_limit_login))),
+    ]
+
+
+class RateLimitMiddleware:
+    """Per-client rate limits; the client is the peer address (uvicorn puts a trusted proxy's
+    ``X-Forwarded-For`` there, see ``FORWARDED_ALLOW_IPS``)."""
+
+    def __init__(self, app: ASGIApp, rules: list[RateRule]) -> None:
+        self.app = app
+        self.rules = rules
+        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            rule = next(
+                (r for r in self.rules if scope["method"] in r.methods and r.path.match(scope["path"])),
+                None,
+            )
+            if rule is not None:
+                client = (scope.get("client") or ("unknown", 0))[0]
+                for item in rule.limits:
+                    if not self.limiter.hit(item, rule.name, client):
+                        reset = self.limiter.get_window_stats(item, rule.name, client).reset_time
+                        wait = max(1, math.ceil(reset - time.time()))
+                        log.info("rate limit: %s from a client (%s)", rule.name, item)
+                        await send_json(
+                            send,
+                            429,
+                            f"Too many requests. Please wait {wait} seconds and try again.",
+                            {"Retry-After": str(wait)},
+                        )
+                        return
+        await self.app(scope, receive, send)
+
+
+# --------------------------------------------------------------------------- uvicorn
+
+
+def guarded_h11_protocol(header_timeout_s: float) -> type:
+    """uvicorn's h11 protocol, closing a connection whose request line and headers are not
+    complete ``header_timeout_s`` after it opened (or after the previous response)."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class GuardedH11Protocol(H11Protocol):  # type: ignore[misc]
+        _head_deadline: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm_head_deadline()
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self.conn.their_state is not h11.IDLE:  # the head is in: the body has its own deadline
+                self._disarm_head_deadline()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing():
+                self._arm_head_deadline()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm_head_deadline()
+            super().connection_lost(exc)
+
+        def _arm_head_deadline(self) -> None:
+            # Not moved by later bytes: trickling a header byte at a time does not keep it open.
+            self._disarm_head_deadline()
+            self._head_deadline = self.loop.call_later(header_timeout_s, self._head_too_slow)
+
+        def _disarm_head_deadline(self) -> None:
+            if self._head_deadline is not None:
+                self._head_deadline.cancel()
+                self._head_deadline = None
+
+        def _head_too_slow(self) -> None:
+            self._head_deadline = None
+            if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+                self.transport.close()
+
+    return GuardedH11Protocol
+
+
+def uvicorn_config(app: Any, settings: Settings, host: str | None = None, port: int | None = None, **extra: Any) -> Any:
+    """The uvicorn configuration with every limit from the settings (the service, the tests and the bench)."""
+    import uvicorn
+
+    options: dict[str, Any] = {
+        "host": host or settings.host,
+        "port": port or settings.port,
+        "http": guarded_h11_protocol(settings.header_timeout_s),
+        "h11_max_incomplete_event_size": settings.max_header_bytes,
+        "timeout_keep_alive": settings.keep_alive_s,
+        "limit_concurrency": settings.max_connections,
+        "timeout_graceful_shutdown": 10,
+        "log_level": "info",
+        **extra,
+    }
+    return uvicorn.Config(app, **options)
+
+
+class DropQueryStrings(logging.Filter):
+    """Access-log lines without query strings: an old link or a stray form can carry a question there."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and len(record.args) >= 3:
+            path = record.args[2]
+            if isinstance(path, str) and "?" in path:
+                record.args = (*record.args[:2], path.split("?", 1)[0], *record.args[3:])
+        return True
