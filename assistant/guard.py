@@ -24,6 +24,7 @@ import asyncio
 import json
 import logging
 import math
+import os
 import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -272,3 +273,133 @@ class DropQueryStrings(logging.Filter):
             if isinstance(path, str) and "?" in path:
                 record.args = (*record.args[:2], path.split("?", 1)[0], *record.args[3:])
         return True
+
+
+# --------------------------------------------------------------------------- staff uploads
+
+
+class UploadPathGuard:
+    """Refuses a console API call that names a server file instead of an uploaded one (400),
+    and an upload whose file name has a type the console does not take (415) before Gradio
+    stores it.
+
+    Gradio accepts ``{"path": ..., "meta": {"_type": "gradio.FileData"}}`` in an API call and
+    copies that file into its cache for the handler; it checks that the path was uploaded
+    only for an app it launched itself, not for one mounted in ours. So a logged-in caller
+    could make the console read any file the service can. This reads the (already
+    size-limited) JSON body of calls under ``prefix`` and lets a file through only if it lies
+    in one of ``upload_dirs``.
+    """
+
+    def __init__(self, app: ASGIApp, prefix: str, upload_dirs: list[str], suffixes: tuple[str, ...]) -> None:
+        self.app = app
+        self.prefix = prefix
+        self.roots = [os.path.realpath(d) for d in upload_dirs]
+        self.suffixes = tuple(s.lower() for s in suffixes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or not scope["path"].startswith(self.prefix):
+            await self.app(scope, receive, send)
+            return
+        ctype = _header(scope, b"content-type") or ""
+        if ctype.split(";")[0].strip().lower() == "multipart/form-data":
+            await self._upload(scope, receive, send, ctype)
+            return
+        if ctype.split(";")[0].strip().lower() != "application/json":
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        try:
+            data = json.loads(body) if body else None
+        except ValueError:
+            data = None  # not JSON: the console answers that itself
+        if any(not self._uploaded(path) for path in _file_paths(data)):
+            log.warning("refused a console call naming a file that was not uploaded")
+            await send_json(send, 400, "Only files uploaded through the console are accepted.")
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _upload(self, scope: Scope, receive: Receive, send: Send, ctype: str) -> None:
+        """Read the parts' headers as the body arrives; refuse a file of another type at once."""
+        from python_multipart.multipart import MultipartParser, parse_options_header
+
+        boundary = parse_options_header(ctype)[1].get(b"boundary")
+        if not boundary:
+            await self.app(scope, receive, send)
+            return
+        names: list[str] = []
+        header: dict[str, bytes] = {"field": b"", "value": b""}
+
+        def on_header_field(data: bytes, start: int, end: int) -> None:
+            header["field"] += data[start:end]
+
+        def on_header_value(data: bytes, start: int, end: int) -> None:
+            header["value"] += data[start:end]
+
+        def on_header_end() -> None:
+            if header["field"].lower() == b"content-disposition":
+                filename = parse_options_header(header["value"])[1].get(b"filename")
+                if filename is not None:
+                    names.append(filename.decode("utf-8", "replace"))
+            header["field"], header["value"] = b"", b""
+
+        parser = MultipartParser(
+            boundary,
+            {"on_header_field": on_header_field, "on_header_value": on_header_value, "on_header_end": on_header_end},  # type: ignore[typeddict-item]
+        )
+        messages: list[Message] = []
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            try:
+                parser.write(message.get("body", b""))
+            except Exception:
+                break  # malformed: Gradio answers it
+            if any(not name.lower().endswith(self.suffixes) for name in names):
+                await send_json(send, 415, f"Only these file types are accepted: {', '.join(self.suffixes)}.")
+                return
+            if not message.get("more_body", False):
+                break
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
+
+    def _uploaded(self, path: str) -> bool:
+        real = os.path.realpath(path)
+        return any(os.path.commonpath([real, root]) == root for root in self.roots)
+
+
+def _file_paths(data: Any) -> list[str]:
+    """Every ``path`` of a file object anywhere in a JSON value."""
+    found: list[str] = []
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if isinstance(item.get("path"), str):
+                found.append(item["path"])
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found

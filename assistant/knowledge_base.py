@@ -204,3 +204,13 @@ def _is_docx(content: bytes) -> bool:
     except (zipfile.BadZipFile, OSError, ValueError):
         return False
     return "word/document.xml" in names and "[Content_Types].xml" in names
+
+
+def discard_upload(path: str | Path, upload_dirs: Iterable[Path]) -> None:
+    """Delete a refused upload, if (and only if) it lies in an upload folder."""
+    try:
+        resolved = Path(path).resolve(strict=True)
+    except (OSError, RuntimeError):
+        return
+    if resolved.is_file() and any(resolved.is_relative_to(Path(d).resolve()) for d in upload_dirs):
+        resolved.unlink(missing_ok=True)

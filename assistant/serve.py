@@ -53,7 +53,15 @@ from assistant.answer import Assistant, QuestionError
 from assistant.config import REPO_ROOT, Settings
 from assistant.contract import Answer, UserFacingError
 from assistant.feedback import DuplicateFeedbackError, FeedbackStore, UnknownAnswerError
-from assistant.guard import BodyLimitMiddleware, DropQueryStrings, RateLimitMiddleware, rate_rules, uvicorn_config
+from assistant.guard import (
+    BodyLimitMiddleware,
+    DropQueryStrings,
+    RateLimitMiddleware,
+    UploadPathGuard,
+    rate_rules,
+    uvicorn_config,
+)
+from assistant.ingest import SUPPORTED_SUFFIXES
 from assistant.knowledge import ManifestError, load_manifest, municipalities, prompt
 
 log = logging.getLogger("assistant.serve")
@@ -367,14 +375,6 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
-    # Outermost last: a client over its rate is refused before its body is read.
-    app.add_middleware(
-        BodyLimitMiddleware,
-        limit_for=lambda path: settings.max_staff_body_bytes if path.startswith("/staff") else settings.max_body_bytes,
-        timeout_s=settings.body_timeout_s,
-    )
-    app.add_middleware(RateLimitMiddleware, rules=rate_rules(settings))
-
     # ---- shared steps
 
     def known_municipalities() -> list[dict[str, Any]]:
@@ -619,9 +619,26 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
     # ---- the staff console, behind its login (not served at all without one)
 
     if settings.staff_allow_without_login or (settings.staff_user and settings.staff_password):
+        from gradio.utils import get_upload_folder
+
         from ui.staff import mount_console  # imports Gradio, so only when the console is served
 
-        mount_console(app, settings, holder.get)
+        if mount_console(app, settings, holder.get):
+            app.add_middleware(
+                UploadPathGuard,
+                prefix="/staff",
+                upload_dirs=[get_upload_folder()],
+                suffixes=(*SUPPORTED_SUFFIXES, ".jsonl"),  # documents, and eval sets
+            )
+
+    # Added last is outermost: a client over its rate is refused before its body is read, and
+    # the upload guard reads only a body the size limit has let through.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit_for=lambda path: settings.max_staff_body_bytes if path.startswith("/staff") else settings.max_body_bytes,
+        timeout_s=settings.body_timeout_s,
+    )
+    app.add_middleware(RateLimitMiddleware, rules=rate_rules(settings))
     return app
 
 
