@@ -1,9 +1,9 @@
-"""Bounds on what a client can make the service do: body size, time, connections, request rate.
+"""Bounds on what a client can make the service do: body time, connections, request rate.
 
-* :class:`BodyLimitMiddleware` counts the body bytes that actually arrive (a chunked
-  body has no Content-Length to check) and answers 413 at the limit; it also gives
-  the whole body a deadline (408), so a client cannot hold a request open by
-  sending one byte at a time.
+* The body's size is FastAPI's ``max_body_size`` (Starlette's body-limit middleware
+  counts the bytes that actually arrive, so a chunked body is limited too; 413).
+* :class:`BodyDeadlineMiddleware` gives the whole body a deadline (408), so a client
+  cannot hold a request open by sending one byte at a time.
 * :class:`RateLimitMiddleware` limits chat, feedback and staff-login requests per
   client with the ``limits`` library (moving windows in memory) and answers 429
   with ``Retry-After``.
@@ -11,11 +11,10 @@
   idle (keep-alive) timeout, a connection limit, and :func:`guarded_h11_protocol`'s
   deadline for the request line and headers.
 
-Why written here: uvicorn has no body-size limit, no deadline for a request's head
-(a connection that sends half a request stays open for ever) and httptools has no
-header-size limit; Starlette has no body-size middleware either. These are small
-layers over uvicorn's and Starlette's own interfaces; the rate limiting itself is
-the ``limits`` library's.
+Why written here: uvicorn has no deadline for a request's head or body (a connection
+that sends half a request stays open for ever), and httptools has no header-size
+limit (so the h11 protocol is used). These are small layers over uvicorn's and
+ASGI's own interfaces; the rate limiting itself is the ``limits`` library's.
 """
 
 from __future__ import annotations
@@ -35,6 +34,7 @@ import h11
 from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
+from starlette.exceptions import HTTPException
 
 from assistant.config import Settings
 
@@ -62,50 +62,51 @@ async def send_json(send: Send, status: int, detail: str, headers: dict[str, str
     await send({"type": "http.response.body", "body": body})
 
 
-# --------------------------------------------------------------------------- body size and time
+# --------------------------------------------------------------------------- body time
 
 
-class _BodyRefused(Exception):
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
+class BodyTooSlow(HTTPException):
+    """The request body did not arrive within its deadline (an HTTPException, so the framework
+    answers it as JSON wherever it is raised)."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=408, detail="The request body did not arrive in time.")
 
 
-class BodyLimitMiddleware:
-    """Refuses a request body over the limit (413) or not complete within the deadline (408).
+class BodyDeadlineMiddleware:
+    """Gives a request's whole body a deadline (408), so a client cannot hold a request open by
+    sending one byte at a time; refuses a declared ``Content-Length`` over the limit before
+    reading (413). The bytes that do arrive are counted by FastAPI's ``max_body_size``.
 
     Args:
         app: the ASGI app.
-        limit_for: the byte limit for a request path.
         timeout_s: the whole body must arrive within this many seconds of the first read.
+        limit_for: the body limit of a path (the same as its ``max_body_size``).
     """
 
-    def __init__(self, app: ASGIApp, limit_for: Callable[[str], int], timeout_s: float) -> None:
+    def __init__(self, app: ASGIApp, timeout_s: float, limit_for: Callable[[str], int]) -> None:
         self.app = app
-        self.limit_for = limit_for
         self.timeout_s = timeout_s
+        self.limit_for = limit_for
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.limit_for(scope["path"])
         length = _header(scope, b"content-length")
         if length is not None:
             if not length.isdigit():
                 await send_json(send, 400, "Invalid Content-Length header.")
                 return
-            if int(length) > limit:
-                await send_json(send, 413, "The request is too large.")
+            if int(length) > self.limit_for(scope["path"]):
+                await send_json(send, 413, "The request is too large.")  # Starlette's own 413 is plain text
                 return
-        received = 0
         deadline: float | None = None
         body_done = False
         started = False
 
         async def guarded_receive() -> Message:
-            nonlocal received, deadline, body_done
+            nonlocal deadline, body_done
             if body_done:  # after the body, receive() only waits for a disconnect: no deadline
                 return await receive()
             loop = asyncio.get_running_loop()
@@ -113,14 +114,8 @@ class BodyLimitMiddleware:
             try:
                 message = await asyncio.wait_for(receive(), timeout=max(deadline - loop.time(), 0.001))
             except TimeoutError:
-                raise _BodyRefused(408, "The request body did not arrive in time.") from None
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise _BodyRefused(413, "The request is too large.")
-                body_done = not message.get("more_body", False)
-            else:
-                body_done = True
+                raise BodyTooSlow() from None
+            body_done = message["type"] != "http.request" or not message.get("more_body", False)
             return message
 
         async def tracked_send(message: Message) -> None:
@@ -131,10 +126,10 @@ class BodyLimitMiddleware:
 
         try:
             await self.app(scope, guarded_receive, tracked_send)
-        except _BodyRefused as refused:
+        except BodyTooSlow as slow:
             if started:
                 raise
-            await send_json(send, refused.status, refused.detail)
+            await send_json(send, slow.status_code, str(slow.detail))
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

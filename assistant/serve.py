@@ -43,7 +43,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
 from sse_starlette.sse import EventSourceResponse
@@ -54,11 +54,12 @@ from assistant.config import REPO_ROOT, Settings
 from assistant.contract import Answer, UserFacingError
 from assistant.feedback import DuplicateFeedbackError, FeedbackStore, UnknownAnswerError
 from assistant.guard import (
-    BodyLimitMiddleware,
+    BodyDeadlineMiddleware,
     DropQueryStrings,
     RateLimitMiddleware,
     UploadPathGuard,
     rate_rules,
+    send_json,
     uvicorn_config,
 )
 from assistant.ingest import SUPPORTED_SUFFIXES
@@ -338,7 +339,14 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
         ),
         version="1.1",
         lifespan=lifespan,
+        # Bytes as they arrive, chunked bodies included (413); the API's routes set a smaller limit.
+        max_body_size=settings.max_staff_body_bytes,
     )
+    api_body = settings.max_body_bytes
+
+    def body_limit(path: str) -> int:
+        return settings.max_staff_body_bytes if path.startswith("/staff") else api_body
+
     app.state.settings = settings
     app.state.store = store
     app.state.assistant_holder = holder
@@ -358,22 +366,6 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
     async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
         log.error("unexpected error: %s", type(exc).__name__)
         return JSONResponse({"detail": "Something went wrong on our side. Please try again."}, status_code=500)
-
-    @app.middleware("http")
-    async def _guard(request: Request, call_next: Any) -> Response:
-        if request.method == "POST" and request.url.path.startswith("/api/"):
-            ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-            if ctype != "application/json":
-                return JSONResponse({"detail": "Send the request body as application/json."}, status_code=415)
-        response: Response = await call_next(request)
-        for key, value in _SECURITY_HEADERS.items():
-            response.headers.setdefault(key, value)
-        path = request.url.path
-        if path == "/" or path.startswith("/static"):
-            response.headers.setdefault("Content-Security-Policy", _PAGE_CSP)
-        if path.startswith("/api/") or (path == "/" and request.method == "POST"):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
 
     # ---- shared steps
 
@@ -440,7 +432,13 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
 
     # ---- endpoints
 
-    @app.post("/api/chat", response_model=Answer, tags=["chat"], responses=error_responses(*_BODY_ERRORS, 503))
+    @app.post(
+        "/api/chat",
+        response_model=Answer,
+        tags=["chat"],
+        responses=error_responses(*_BODY_ERRORS, 503),
+        max_body_size=api_body,
+    )
     async def chat(request: ChatRequest) -> Answer:
         """Answer one question from the municipal plans, with numbered citations."""
         answer, _ = await ask(request)
@@ -457,6 +455,7 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
             },
             **error_responses(*_BODY_ERRORS, 503),
         },
+        max_body_size=api_body,
     )
     async def chat_stream(request: ChatRequest) -> EventSourceResponse:
         """The answer as server-sent events.
@@ -513,6 +512,7 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
         status_code=201,
         tags=["feedback"],
         responses=error_responses(*_BODY_ERRORS, 404, 409),
+        max_body_size=api_body,
     )
     async def feedback(request: FeedbackRequest) -> FeedbackResponse:
         """Thumbs up or down on an answer, with an optional comment (personal data is redacted).
@@ -598,7 +598,7 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
     async def index() -> FileResponse:
         return FileResponse(WEB_DIR / "index.html", media_type="text/html; charset=utf-8")
 
-    @app.post("/", include_in_schema=False)
+    @app.post("/", include_in_schema=False, max_body_size=api_body)
     async def ask_without_javascript(request: Request) -> HTMLResponse:
         """The page's form without JavaScript posts here, so the question never lands in a URL or a log."""
         form = await request.form(max_files=0, max_fields=8)
@@ -631,15 +631,49 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
                 suffixes=(*SUPPORTED_SUFFIXES, ".jsonl"),  # documents, and eval sets
             )
 
-    # Added last is outermost: a client over its rate is refused before its body is read, and
-    # the upload guard reads only a body the size limit has let through.
-    app.add_middleware(
-        BodyLimitMiddleware,
-        limit_for=lambda path: settings.max_staff_body_bytes if path.startswith("/staff") else settings.max_body_bytes,
-        timeout_s=settings.body_timeout_s,
-    )
+    # Added last is outermost: a client over its rate is refused before its body is read; the
+    # upload guard reads only a body the size limit (max_body_size) and the deadline let through.
+    app.add_middleware(_PageAndApiHeaders)
+    app.add_middleware(BodyDeadlineMiddleware, timeout_s=settings.body_timeout_s, limit_for=body_limit)
     app.add_middleware(RateLimitMiddleware, rules=rate_rules(settings))
     return app
+
+
+class _PageAndApiHeaders:
+    """JSON only into the API (415), and security and caching headers on every response.
+
+    A plain ASGI middleware: Starlette's ``BaseHTTPMiddleware`` runs the app in a task group
+    and so turns an error raised while reading the body (the 408 of the body deadline) into
+    an exception group, which FastAPI then answers as a 400.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path, method = scope["path"], scope["method"]
+        if method == "POST" and path.startswith("/api/"):
+            ctype = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"content-type"), "")
+            if ctype.split(";")[0].strip().lower() != "application/json":
+                await send_json(send, 415, "Send the request body as application/json.")
+                return
+        extra = dict(_SECURITY_HEADERS)
+        if path == "/" or path.startswith("/static"):
+            extra["Content-Security-Policy"] = _PAGE_CSP
+        if path.startswith("/api/") or (path == "/" and method == "POST"):
+            extra["Cache-Control"] = "no-store"
+        added = [(k.lower().encode(), v.encode()) for k, v in extra.items()]
+
+        async def send_with_headers(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                message["headers"] = [*message.get("headers", []), *(h for h in added if h[0] not in present)]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def _answer_page(settings: Settings, language: str, answer: Answer | None, error: str | None) -> str:
