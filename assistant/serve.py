@@ -407,6 +407,8 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
         assistant_ = holder.get()  # 503 at once while loading: nothing waits for the model
 
         def _answer() -> Answer:
+            if holder.check()[0] != "ready":  # a damaged index is not answered from (checked at most once a second)
+                raise AssistantUnavailable(UNAVAILABLE, RETRY_AFTER_BROKEN_S)
             try:
                 return assistant_.answer(message, municipality=municipality, history=history)
             except QuestionError as exc:
