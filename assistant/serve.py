@@ -45,7 +45,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError, create_model
 from sse_starlette.sse import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -104,14 +104,36 @@ class HistoryTurn(BaseModel):
 class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    # Generous hard cap on the raw body field; the configured limit (max_question_chars) gives the clear 422.
-    message: StrictStr = Field(description="The citizen's question.", max_length=20_000)
+    # The app narrows this to the configured limit (max_question_chars): see chat_request_model().
+    message: StrictStr = Field(description="The citizen's question.", min_length=1, max_length=20_000, pattern=r"\S")
     municipality: StrictStr | None = Field(
         default=None, description="A name from GET /api/municipalities; null or empty for all."
     )
     history: Annotated[list[HistoryTurn], Field(max_length=MAX_HISTORY_TURNS)] | None = Field(
         default=None, description="Earlier turns of this conversation, oldest first."
     )
+
+
+def chat_request_model(max_chars: int) -> type[ChatRequest]:
+    """ChatRequest with the configured question length in its schema, so the contract says what is accepted."""
+    field = Field(
+        description=f"The citizen's question: some text, at most {max_chars} characters.",
+        min_length=1,
+        max_length=max_chars,
+        pattern=r"\S",
+    )
+    model: type[ChatRequest] = create_model("ChatRequest", __base__=ChatRequest, message=(StrictStr, field))
+    return model
+
+
+def _body_is(model: type[BaseModel]) -> Callable[[Any], Any]:
+    """Give an endpoint's ``request`` body a model built at run time (annotations here are strings)."""
+
+    def mark(endpoint: Any) -> Any:
+        endpoint.__annotations__["request"] = model
+        return endpoint
+
+    return mark
 
 
 class FeedbackRequest(BaseModel):
@@ -180,6 +202,15 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 _BODY_ERRORS = (400, 408, 413, 415, 422, 429)
+# One event of /api/chat/stream (OpenAPI 3.1: the schema of an event stream describes each event).
+_SSE_EVENT: dict[str, Any] = {
+    "type": "object",
+    "required": ["event", "data"],
+    "properties": {
+        "event": {"type": "string", "enum": ["status", "delta", "citations", "done"]},
+        "data": {"type": "string", "description": "JSON: see the operation's description."},
+    },
+}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -292,7 +323,14 @@ def _readable(errors: list[dict[str, Any]]) -> tuple[int, str]:
     for error in errors[:5]:
         name = _field_name(tuple(error.get("loc", ())))
         kind = error.get("type", "")
-        if kind == "missing":
+        if name == "message" and kind in {"string_too_short", "string_pattern_mismatch"}:
+            messages.append("The question is empty. Please write a question.")
+        elif name == "message" and kind == "string_too_long":
+            given = error.get("input")
+            length = f"{len(given)} characters; " if isinstance(given, str) else ""
+            limit = (error.get("ctx") or {}).get("max_length")
+            messages.append(f"The question is too long ({length}the limit is {limit}).")
+        elif kind == "missing":
             messages.append(f"'{name}' is required.")
         elif kind == "extra_forbidden":
             messages.append(f"'{name}' is not an accepted field.")
@@ -300,6 +338,8 @@ def _readable(errors: list[dict[str, Any]]) -> tuple[int, str]:
             messages.append("The request body must be a JSON object.")
         else:
             messages.append(f"'{name}': {error.get('msg', 'invalid value')}.")
+    if len(messages) == 1 and messages[0].startswith("The question is"):
+        return 422, messages[0]
     return 422, "Invalid request: " + " ".join(messages)
 
 
@@ -309,6 +349,7 @@ def _readable(errors: list[dict[str, Any]]) -> tuple[int, str]:
 def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAPI:
     """The FastAPI application; loads the assistant in the background at start-up unless one is given."""
     holder = _AssistantHolder(settings, assistant, lambda cfg: Assistant(cfg))
+    question_model = chat_request_model(settings.max_question_chars)
     store = FeedbackStore(settings.database_path)
 
     async def retention() -> None:
@@ -441,6 +482,7 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
         responses=error_responses(*_BODY_ERRORS, 503),
         max_body_size=api_body,
     )
+    @_body_is(question_model)
     async def chat(request: ChatRequest) -> Answer:
         """Answer one question from the municipal plans, with numbered citations."""
         answer, _ = await ask(request)
@@ -452,13 +494,14 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
         response_class=EventSourceResponse,
         responses={
             200: {
-                "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                "content": {"text/event-stream": {"schema": _SSE_EVENT}},
                 "description": "Server-sent events.",
             },
             **error_responses(*_BODY_ERRORS, 503),
         },
         max_body_size=api_body,
     )
+    @_body_is(question_model)
     async def chat_stream(request: ChatRequest) -> EventSourceResponse:
         """The answer as server-sent events.
 
@@ -594,6 +637,24 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
         wait = RETRY_AFTER_LOADING_S if state == "loading" else RETRY_AFTER_BROKEN_S
         return health_response(Readiness(status=state, detail=problem), state == "ready", wait)
 
+    base_openapi = app.openapi
+
+    def openapi_with_municipalities() -> dict[str, Any]:
+        """The schema, with the municipalities a question may name as they are now (staff add and remove)."""
+        app.openapi_schema = None
+        schema: dict[str, Any] = base_openapi()
+        try:
+            names = [m["name"] for m in municipalities(load_manifest(settings))]
+        except ManifestError:
+            return schema
+        field = schema["components"]["schemas"]["ChatRequest"]["properties"]["municipality"]
+        for option in field.get("anyOf", []):
+            if option.get("type") == "string":
+                option["enum"] = ["", *names]
+        return schema
+
+    app.openapi = openapi_with_municipalities  # type: ignore[method-assign]
+
     # ---- the page
 
     @app.get("/", include_in_schema=False)
@@ -606,11 +667,12 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
         form = await request.form(max_files=0, max_fields=8)
         question = form.get("question")
         try:
-            answer, _ = await ask(ChatRequest(message=question if isinstance(question, str) else ""))
+            answer, _ = await ask(question_model(message=question if isinstance(question, str) else ""))
         except HTTPException as exc:
             return HTMLResponse(_answer_page(settings, "en", None, str(exc.detail)), status_code=exc.status_code)
-        except ValidationError:
-            return HTMLResponse(_answer_page(settings, "en", None, "The question is too long."), status_code=422)
+        except ValidationError as exc:
+            _, detail = _readable([dict(e) for e in exc.errors()])
+            return HTMLResponse(_answer_page(settings, "en", None, detail), status_code=422)
         except AssistantUnavailable as exc:
             page = _answer_page(settings, "en", None, prompt(settings, "en", "page_unavailable"))
             return HTMLResponse(page, status_code=503, headers={"Retry-After": str(exc.retry_after)})
@@ -641,6 +703,9 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
     return app
 
 
+_JSON_ENDPOINTS = frozenset({"/api/chat", "/api/chat/stream", "/api/feedback"})
+
+
 class _PageAndApiHeaders:
     """JSON only into the API (415), and security and caching headers on every response.
 
@@ -657,7 +722,7 @@ class _PageAndApiHeaders:
             await self.app(scope, receive, send)
             return
         path, method = scope["path"], scope["method"]
-        if method == "POST" and path.startswith("/api/"):
+        if method == "POST" and path in _JSON_ENDPOINTS:
             ctype = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"content-type"), "")
             if ctype.split(";")[0].strip().lower() != "application/json":
                 await send_json(send, 415, "Send the request body as application/json.")
