@@ -97,8 +97,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="exit 1 if a gated figure misses its CI threshold")
     p.set_defaults(handler=cmd_eval_intents)
 
-    p = sub.add_parser("bench", help="latency and index build benchmarks")
+    p = sub.add_parser("bench", help="latency, index build and load (50 clients x 20 questions) benchmarks")
     p.add_argument("--repeat", type=int, default=30)
+    p.add_argument("--load-only", action="store_true", help="only the load run (50 clients x 20 questions)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_bench)
 
@@ -364,7 +365,7 @@ def _language(code: str | None) -> Language | None:
 def cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
     from assistant.bench import run_bench
 
-    results = run_bench(settings, repeat=args.repeat)
+    results = run_bench(settings, repeat=args.repeat, load_only=args.load_only)
     if args.json:
         _print_json(results)
     else:
