@@ -94,6 +94,12 @@ _PAGE_CSP = (
 # --------------------------------------------------------------------------- request models
 
 
+# "Some character that is not white space" by every engine that reads the schema: Python's str.strip()
+# (what the service checks) also strips \x1c-\x1f and \x85, which ECMAScript's \s does not, and
+# ECMAScript's \s has \ufeff, which Python's has not.
+SOME_TEXT = r"[^\s\u001c-\u001f\u0085\ufeff]"
+
+
 class HistoryTurn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -105,7 +111,9 @@ class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # The app narrows this to the configured limit (max_question_chars): see chat_request_model().
-    message: StrictStr = Field(description="The citizen's question.", min_length=1, max_length=20_000, pattern=r"\S")
+    message: StrictStr = Field(
+        description="The citizen's question.", min_length=1, max_length=20_000, pattern=SOME_TEXT
+    )
     municipality: StrictStr | None = Field(
         default=None, description="A name from GET /api/municipalities; null or empty for all."
     )
@@ -120,7 +128,7 @@ def chat_request_model(max_chars: int) -> type[ChatRequest]:
         description=f"The citizen's question: some text, at most {max_chars} characters.",
         min_length=1,
         max_length=max_chars,
-        pattern=r"\S",
+        pattern=SOME_TEXT,
     )
     model: type[ChatRequest] = create_model("ChatRequest", __base__=ChatRequest, message=(StrictStr, field))
     return model
