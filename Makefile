@@ -1,6 +1,6 @@
 # Two commands for a fresh machine:
 #   make run   set up .venv, install, build the index, start the service
-#   make test  the same set-up, then lint, type checks, every test and the evals
+#   make test  the same set-up, then lint, type checks, every test, the API contract run and the evals
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -12,12 +12,12 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: run test setup index browser lint typecheck pytest evals bench clean
+.PHONY: run test setup index browser lint typecheck pytest contract evals bench clean
 
 run: setup index
 	$(PY) -m assistant serve
 
-test: setup index browser lint typecheck pytest evals
+test: setup index browser lint typecheck pytest contract evals
 
 setup: $(STAMP)
 
@@ -48,6 +48,12 @@ typecheck: setup
 
 pytest: setup index browser
 	$(PY) -m pytest -q
+
+# schemathesis against the running service on loopback, bounded in time: 0 server errors and
+# 0 schema violations, or it fails (scripts/contract.sh, scripts/schemathesis.toml).
+CONTRACT_SECONDS ?= 150
+contract: setup index
+	bash scripts/contract.sh $(CONTRACT_SECONDS)
 
 # Thresholds set from measurement; see evals/README.md.
 evals: setup index

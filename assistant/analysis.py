@@ -31,12 +31,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from assistant import privacy
 from assistant.config import Settings
 from assistant.contract import Language, UserFacingError
 from assistant.intents import POLICY_DIR, IntentDecision, IntentModel, decide_intent, default_policy
+from assistant.knowledge import load_yaml
 from assistant.language import choose_language
 from assistant.lexical import fold, words
 from assistant.retrieve import IndexSnapshot, Retriever, municipality_stem
@@ -90,7 +90,7 @@ class QuestionAnalysis:
 
 @lru_cache(maxsize=1)
 def _places() -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load((POLICY_DIR / "places.yaml").read_text(encoding="utf-8"))
+    data: dict[str, Any] = load_yaml((POLICY_DIR / "places.yaml").read_text(encoding="utf-8"))
     return data
 
 
@@ -110,7 +110,7 @@ class Gazetteer:
     @classmethod
     @lru_cache(maxsize=1)
     def load(cls) -> Gazetteer:
-        data = yaml.safe_load((POLICY_DIR / "municipalities.yaml").read_text(encoding="utf-8"))
+        data = load_yaml((POLICY_DIR / "municipalities.yaml").read_text(encoding="utf-8"))
         places: dict[str, tuple[str, str]] = {}
         for country in ("DK", "SE", "NO"):
             for name in data[country]:
@@ -407,5 +407,5 @@ def _ms_since(start: float) -> float:
 
 
 def load_policy_file(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load((Path(POLICY_DIR) / name).read_text(encoding="utf-8")) or {}
+    data: dict[str, Any] = load_yaml((Path(POLICY_DIR) / name).read_text(encoding="utf-8")) or {}
     return data

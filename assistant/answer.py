@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 
 __all__ = ["Assistant", "QuestionError", "Trace"]
 
+WARM_UP_QUESTION = "Hvilken hjælp kan pårørende til ældre med demens få?"  # answered once at start-up, never shown
+
 
 @dataclass
 class Trace:
@@ -71,6 +73,12 @@ class Assistant:
         self._answer_thresholds = AnswerThresholds.from_mapping(self.analyser.thresholds.answer)
         self._lexicon: LexicalEvidence | None = None
         self.cache = AnswerCache(settings.answer_cache_size if settings.answer_cache else 0)
+
+    def warm_up(self) -> None:
+        """Load what the first question would otherwise wait for (the language detector, the
+        lexical evidence of the index, the intent model): the service does this before it
+        says it is ready."""
+        self.answer(WARM_UP_QUESTION)
 
     def analyse(self, question: str, **kwargs: Any) -> QuestionAnalysis:
         """Stage 1 alone (the staff console and the retrieval evals use it)."""

@@ -3,11 +3,14 @@
 Reports, in one run: index build time from scratch (model load and a cold
 vector cache included: documents, statements and the intent model) and with
 nothing changed; warm retrieval and warm ``ask`` latency (p50/p95); the memory
-of the process holding the assistant; and the time to the first server-sent
-event of ``/api/chat/stream`` against the real service on loopback. Shared
-machines are noisy, so each latency is also given as a ratio to a baseline
-measured in the same run (embedding one question), which is what to compare
-across runs.
+of the process holding the assistant; the time to the first server-sent event
+of ``/api/chat/stream`` against the real service on loopback; and a load run:
+50 clients x 20 questions to ``/api/chat`` on loopback, with the service's own
+limits in force, counting errors. Each client asks from its own loopback
+address (127.0.0.x), so the per-client rate limit sees 50 clients, as it would
+50 people. Shared machines are noisy, so each latency is also given as a ratio
+to a baseline measured in the same run (embedding one question), which is what
+to compare across runs.
 """
 
 from __future__ import annotations
@@ -56,12 +59,17 @@ def rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
-def run_bench(settings: Settings, repeat: int = 30) -> dict[str, Any]:
-    """Run every benchmark and return the figures."""
+def run_bench(settings: Settings, repeat: int = 30, load_only: bool = False) -> dict[str, Any]:
+    """Run every benchmark (or only the load run) and return the figures."""
     from assistant.answer import Assistant
     from assistant.index import build_index
 
     results: dict[str, Any] = {}
+    if load_only:
+        assistant = Assistant(settings)
+        assistant.warm_up()
+        results["load_50_clients_x_20"] = load_run(settings, assistant)
+        return results
     with tempfile.TemporaryDirectory() as tmp:
         # A fresh data folder and a fresh vector cache: nothing is reused.
         scratch = settings.model_copy(update={"data_dir": Path(tmp), "vector_cache": Path(tmp) / "vectors.sqlite"})
@@ -97,6 +105,7 @@ def run_bench(settings: Settings, repeat: int = 30) -> dict[str, Any]:
     results["retrieval_p50_over_baseline"] = round(statistics.median(retrieval) / base_p50, 2)
     results["first_sse_event_ms"] = _first_event_latency(settings, assistant, repeat=min(repeat, 10))
     results["memory_rss_mb"]["after_serving"] = rss_mb()
+    results["load_50_clients_x_20"] = load_run(settings, assistant)
     return results
 
 
@@ -283,3 +292,76 @@ samples = [bench._time_ms(lambda q=q: assistant.answer(q)) for q in (bench.QUEST
 print(json.dumps({"load_s": round(load_s, 1), "worker_rss_mb": loaded, "worker_rss_before_mb": before,
                   "ask_ms": bench._percentiles(samples)}))
 """
+
+
+def load_run(settings: Settings, assistant: Any, clients: int = 50, requests: int = 20) -> dict[str, Any]:
+    """``clients`` concurrent clients, each asking ``requests`` questions in turn, against the
+    service under its production uvicorn configuration on loopback; every non-200 is an error."""
+    import asyncio
+
+    import httpx
+    import uvicorn
+
+    from assistant.guard import uvicorn_config
+    from assistant.serve import create_app
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = settings.model_copy(update={"data_dir": Path(tmp)})
+        port = _free_port()
+        app = create_app(cfg, assistant=assistant)
+        server = uvicorn.Server(uvicorn_config(app, cfg, host="127.0.0.1", port=port, log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_until_up(url)
+            statuses: dict[str, int] = {}
+            latencies: list[float] = []
+
+            async def client(number: int) -> None:
+                # 127.0.0.10, .11, ...: one address per client, as the rate limit counts them.
+                transport = httpx.AsyncHTTPTransport(local_address=f"127.0.0.{10 + number}")
+                async with httpx.AsyncClient(base_url=url, transport=transport, timeout=120) as http:
+                    for i in range(requests):
+                        question = QUESTIONS[(number + i) % len(QUESTIONS)]
+                        start = time.perf_counter()
+                        try:
+                            response = await http.post("/api/chat", json={"message": question})
+                            key = str(response.status_code)
+                        except httpx.HTTPError as exc:
+                            key = type(exc).__name__
+                        latencies.append((time.perf_counter() - start) * 1000)
+                        statuses[key] = statuses.get(key, 0) + 1
+
+            async def everyone() -> None:
+                await asyncio.gather(*(client(n) for n in range(clients)))
+
+            started = time.perf_counter()
+            asyncio.run(everyone())
+            seconds = time.perf_counter() - started
+        finally:
+            server.should_exit = True
+            thread.join(timeout=30)
+    total = clients * requests
+    return {
+        "requests": total,
+        "errors": total - statuses.get("200", 0),
+        "statuses": statuses,
+        "seconds": round(seconds, 1),
+        "requests_per_s": round(total / seconds, 1),
+        "latency_ms": _percentiles(latencies),
+    }
+
+
+def _wait_until_up(url: str) -> None:
+    import httpx
+
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("the service did not become ready")

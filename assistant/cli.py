@@ -1,8 +1,10 @@
 """Command line: ``python -m assistant <command>``.
 
-Commands: index, add, search, ask, eval-retrieval, eval, bench, serve.
-Each is a thin layer over the stage it names; output with ``--json`` is the
-same contract the API returns.
+Commands: index, add, remove, search, ask, eval-retrieval, eval, eval-intents, bench,
+translations, serve. Each is a thin layer over the stage it names; ``index``, ``add``
+and ``remove`` go through :mod:`assistant.knowledge_base`, the one writer of the
+knowledge base and the index (a running service picks the new index up by itself).
+Output with ``--json`` is the same contract the API returns.
 """
 
 from __future__ import annotations
@@ -54,6 +56,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--url")
     p.set_defaults(handler=cmd_add)
 
+    p = sub.add_parser("remove", help="remove a document from the knowledge base and the index")
+    p.add_argument("id", help="the document id (see knowledge/manifest.yaml)")
+    p.set_defaults(handler=cmd_remove)
+
     p = sub.add_parser("search", help="retrieve passages for a question")
     p.add_argument("question")
     p.add_argument("--k", type=int, help="how many passages (default: CARE_TOP_K)")
@@ -93,8 +99,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="exit 1 if a gated figure misses its CI threshold")
     p.set_defaults(handler=cmd_eval_intents)
 
-    p = sub.add_parser("bench", help="latency and index build benchmarks")
+    p = sub.add_parser("bench", help="latency, index build and load (50 clients x 20 questions) benchmarks")
     p.add_argument("--repeat", type=int, default=30)
+    p.add_argument("--load-only", action="store_true", help="only the load run (50 clients x 20 questions)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_bench)
 
@@ -119,10 +126,13 @@ def _print_json(data: Any) -> None:
 
 
 def cmd_index(settings: Settings, args: argparse.Namespace) -> int:
-    from assistant.index import build_index
+    from assistant.knowledge_base import reindex
 
-    report = build_index(settings)
-    if args.json:
+    return _print_report(reindex(settings), as_json=args.json)
+
+
+def _print_report(report: Any, as_json: bool = False) -> int:
+    if as_json:
         _print_json(report.as_dict())
     else:
         print(
@@ -139,7 +149,7 @@ def cmd_index(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_add(settings: Settings, args: argparse.Namespace) -> int:
     from assistant.contract import DocumentMeta
-    from assistant.knowledge import add_document, remove_document
+    from assistant.knowledge_base import add_and_index, check_content
 
     meta = DocumentMeta(
         id=args.id or args.file.stem,
@@ -152,18 +162,22 @@ def cmd_add(settings: Settings, args: argparse.Namespace) -> int:
         period=args.period,
         url=args.url,
     )
-    add_document(settings, args.file.read_bytes(), meta)
-    status = cmd_index(settings, argparse.Namespace(json=False))
-    if status != 0 and not any(meta.id == d for d in _indexed_documents(settings)):
-        remove_document(settings, meta.id)  # a document that cannot be read is not left half-added
-        print(f"error: {meta.file} was not added", file=sys.stderr)
+    content = args.file.read_bytes()
+    check_content(args.file.suffix, content)
+    report = add_and_index(settings, content, meta)
+    status = _print_report(report)
+    if meta.file in report.errors:
+        print(f"error: {meta.file} was not added", file=sys.stderr)  # a document that cannot be read is not kept
     return status
 
 
-def _indexed_documents(settings: Settings) -> list[str]:
-    from assistant.index import read_state
+def cmd_remove(settings: Settings, args: argparse.Namespace) -> int:
+    from assistant.knowledge_base import reindex, remove_document
 
-    return list(read_state(settings)["documents"])
+    if not remove_document(settings, args.id):
+        print(f"error: no document with the id {args.id!r}", file=sys.stderr)
+        return 2
+    return _print_report(reindex(settings))
 
 
 def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
@@ -391,7 +405,7 @@ def _language(code: str | None) -> Language | None:
 def cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
     from assistant.bench import run_bench
 
-    results = run_bench(settings, repeat=args.repeat)
+    results = run_bench(settings, repeat=args.repeat, load_only=args.load_only)
     if args.json:
         _print_json(results)
     else:

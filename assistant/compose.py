@@ -19,12 +19,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from assistant.config import Settings
 from assistant.contract import Citation, CitationTranslation, DocumentMeta
 from assistant.decide import ScoredStatement
-from assistant.knowledge import load_manifest, prompt
+from assistant.knowledge import load_manifest, load_yaml, prompt
 from assistant.statements import join_units, text_units
 from assistant.translations import TranslationMemory
 
@@ -47,7 +45,7 @@ class Helpline:
 @lru_cache(maxsize=4)
 def load_helplines(path: Path) -> dict[str, Any]:
     """``knowledge/helplines.yaml``: numbers by country, and which office decides a person's own case."""
-    data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data: dict[str, Any] = load_yaml(path.read_text(encoding="utf-8")) or {}
     return dict(data.get("countries") or {})
 
 

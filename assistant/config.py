@@ -91,6 +91,33 @@ class Settings(BaseSettings):
         default=False, description="Local development only: serve /staff without a login."
     )
 
+    # Operations limits (see README, "Operations limits"): hostile input is bounded, personal data ages out.
+    retention_days: int = Field(
+        default=30, ge=1, description="Stored (redacted) questions and feedback are deleted after this many days."
+    )
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024, description="Largest request body to the API.")
+    max_staff_body_bytes: int = Field(
+        default=25 * 1024 * 1024, ge=1024, description="Largest request body to /staff (document uploads)."
+    )
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024, description="Largest document staff upload.")
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024, description="Largest request line plus headers.")
+    header_timeout_s: float = Field(
+        default=10.0, gt=0, description="A request's line and headers must arrive within this time."
+    )
+    body_timeout_s: float = Field(default=20.0, gt=0, description="A request's body must arrive within this time.")
+    keep_alive_s: float = Field(default=5.0, gt=0, description="An idle connection is closed after this time.")
+    max_connections: int = Field(
+        default=200, ge=1, description="Connections and requests in progress; beyond, new requests get 503."
+    )
+    rate_limit_chat: str = Field(
+        default="30/minute;300/hour", description="Questions per client (IP address), in the 'limits' notation."
+    )
+    rate_limit_feedback: str = Field(default="10/minute;100/hour", description="Feedback posts per client.")
+    rate_limit_login: str = Field(default="5/minute;30/hour", description="Staff login attempts per client.")
+    startup_retry_s: float = Field(
+        default=5.0, gt=0, description="How often a service that could not load its index tries again."
+    )
+
     @property
     def documents_dir(self) -> Path:
         return self.knowledge_dir / "documents"

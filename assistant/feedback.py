@@ -8,6 +8,10 @@ comments are redacted before they touch the database.
 
 Each call opens its own connection, so one ``FeedbackStore`` can be shared by
 the threads of a web server.
+
+Retention: :meth:`FeedbackStore.purge` deletes questions and feedback older than
+``CARE_RETENTION_DAYS`` (the service runs it at start-up and daily). An answer
+takes at most one feedback (:class:`DuplicateFeedbackError`).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import sqlite3
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +48,7 @@ CREATE TABLE IF NOT EXISTS feedback (
     created_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS feedback_answer ON feedback(answer_id);
+CREATE INDEX IF NOT EXISTS answers_created ON answers(created_at);
 CREATE TABLE IF NOT EXISTS eval_runs (
     id         TEXT PRIMARY KEY,
     dataset    TEXT NOT NULL,
@@ -54,8 +59,19 @@ CREATE TABLE IF NOT EXISTS eval_runs (
 """
 
 
+# One feedback per answer. Older databases may hold several: the first is kept.
+_ONE_FEEDBACK_PER_ANSWER = """
+DELETE FROM feedback WHERE rowid NOT IN (SELECT MIN(rowid) FROM feedback GROUP BY answer_id);
+CREATE UNIQUE INDEX IF NOT EXISTS feedback_one_per_answer ON feedback(answer_id);
+"""
+
+
 class UnknownAnswerError(LookupError):
     """Feedback names an answer this store never recorded."""
+
+
+class DuplicateFeedbackError(ValueError):
+    """This answer already has its feedback."""
 
 
 def _now() -> str:
@@ -78,6 +94,10 @@ class FeedbackStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as conn:
             conn.executescript(_SCHEMA)
+            if not conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'feedback_one_per_answer'"
+            ).fetchone():
+                conn.executescript(_ONE_FEEDBACK_PER_ANSWER)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -120,18 +140,39 @@ class FeedbackStore:
     def add_feedback(self, answer_id: str, helpful: bool, comment: str | None = None) -> str:
         """Store a thumbs up/down with an optional comment (redacted); return its id.
 
-        Raises ``UnknownAnswerError`` when ``answer_id`` was never recorded.
+        Raises:
+            UnknownAnswerError: ``answer_id`` was never recorded (or has been deleted).
+            DuplicateFeedbackError: the answer already has feedback.
         """
         feedback_id = uuid.uuid4().hex
         cleaned = _clean(comment)
         with self._connect() as conn:
             if conn.execute("SELECT 1 FROM answers WHERE id = ?", (answer_id,)).fetchone() is None:
                 raise UnknownAnswerError(answer_id)
-            conn.execute(
-                "INSERT INTO feedback (id, answer_id, helpful, comment, created_at) VALUES (?, ?, ?, ?, ?)",
-                (feedback_id, answer_id, int(bool(helpful)), cleaned, _now()),
-            )
+            try:
+                conn.execute(
+                    "INSERT INTO feedback (id, answer_id, helpful, comment, created_at) VALUES (?, ?, ?, ?, ?)",
+                    (feedback_id, answer_id, int(bool(helpful)), cleaned, _now()),
+                )
+            except sqlite3.IntegrityError as exc:  # the unique index: the answer already has its feedback
+                raise DuplicateFeedbackError(answer_id) from exc
         return feedback_id
+
+    def purge(self, older_than_days: int, now: datetime | None = None) -> dict[str, int]:
+        """Delete questions and feedback stored more than ``older_than_days`` ago; return the counts.
+
+        Feedback goes with its answer, and feedback older than the limit on a newer
+        answer goes too. Deleted rows are overwritten (``secure_delete``).
+        """
+        cutoff = ((now or datetime.now(UTC)) - timedelta(days=older_than_days)).isoformat(timespec="seconds")
+        with self._connect() as conn:
+            feedback = conn.execute(
+                "DELETE FROM feedback WHERE created_at < ?"
+                " OR answer_id IN (SELECT id FROM answers WHERE created_at < ?)",
+                (cutoff, cutoff),
+            ).rowcount
+            answers = conn.execute("DELETE FROM answers WHERE created_at < ?", (cutoff,)).rowcount
+        return {"answers": answers, "feedback": feedback}
 
     def _select(self, sql: str, column: str, value: Any, order_by: str) -> list[sqlite3.Row]:
         """Run a listing query, filtered on one column when a value is given."""

@@ -137,11 +137,27 @@ def statement_id(key: str, chunk: Chunk, number: int) -> str:
 def build_index(settings: Settings, embedder: CareEmbeddings | None = None) -> IndexReport:
     """Bring the index in line with the manifest; embed only what changed; (re)train the intent model.
 
+    Holds the index lock (:func:`assistant.knowledge_base.index_lock`) for the whole build,
+    so builds from the CLI, the staff console and the benchmark never interleave.
+
     Args:
         settings: the configuration (knowledge and data directories, model, Chroma).
         embedder: an already loaded embedding model (the running service passes its own);
             loaded lazily, with every core, only if something needs embedding.
     """
+    from assistant.knowledge_base import index_lock
+
+    with index_lock(settings):
+        client = chroma_client(settings)
+        try:
+            return _build(settings, embedder, get_collection(settings, client))
+        finally:
+            # A client left open keeps this process's view of the store as it is now; a later
+            # reader in this process would then miss what another process writes (see retrieve.py).
+            client.close()
+
+
+def _build(settings: Settings, embedder: CareEmbeddings | None, collection: Any) -> IndexReport:
     started = time.perf_counter()
     report = IndexReport()
     settings.index_dir.mkdir(parents=True, exist_ok=True)
@@ -152,9 +168,9 @@ def build_index(settings: Settings, embedder: CareEmbeddings | None = None) -> I
         retired = [entry["key"] for entry in state.get("documents", {}).values()] + state.get("retired", [])
         state = {"collection": collection_name(settings), "documents": {}, "retired": retired}
     lazy = _LazyEmbedder(settings, embedder)
-    collection = get_collection(settings)
     documents = load_manifest(settings)
     _warn_unlisted_files(settings, documents, report)
+    stored = _stored_statements(collection, [entry["key"] for entry in state["documents"].values()])
 
     new_docs: dict[str, Any] = {}
     retiring: list[str] = []
@@ -168,10 +184,14 @@ def build_index(settings: Settings, embedder: CareEmbeddings | None = None) -> I
             if previous:
                 new_docs[meta.id] = previous  # keep serving the last good version
             continue
-        if previous and previous["key"] == key and _chunk_file(settings, key).exists():
-            new_docs[meta.id] = previous
-            report.unchanged.append(meta.id)
-            continue
+        if previous and previous["key"] == key:
+            damage = _damage(settings, previous, stored)
+            if not damage:
+                new_docs[meta.id] = previous
+                report.unchanged.append(meta.id)
+                continue
+            # An edited chunk file or a lost vector store is rebuilt from the document, not kept.
+            report.warnings.append(f"{meta.id}: {damage}; rebuilt from the document")
         try:
             chunks = ingest_document(path, meta)
         except IngestError as exc:
@@ -191,7 +211,7 @@ def build_index(settings: Settings, embedder: CareEmbeddings | None = None) -> I
         report.indexed.append(meta.id)
         report.chunks_embedded += len(chunks)
         report.statements_embedded += statements
-        if previous:
+        if previous and previous["key"] != key:
             retiring.append(previous["key"])
     for doc_id, entry in state["documents"].items():
         if doc_id not in new_docs:
@@ -207,13 +227,38 @@ def build_index(settings: Settings, embedder: CareEmbeddings | None = None) -> I
         "model": settings.embedding_model,
         "documents": new_docs,
         "intents": intents,
-        "retired": retiring,
+        "retired": [k for k in retiring if k not in active],
         "built_at": time.time(),
     }
     _write_state(settings, new_state)
     report.total_chunks = sum(entry["chunks"] for entry in new_docs.values())
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _stored_statements(collection: Any, keys: list[str]) -> dict[str, int]:
+    """How many statements the vector store holds per document key."""
+    if not keys:
+        return {}
+    found = collection.get(where={"doc_key": {"$in": keys}}, include=["metadatas"])
+    counts: dict[str, int] = {}
+    for metadata in found["metadatas"] or []:
+        key = str((metadata or {}).get("doc_key"))
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def _damage(settings: Settings, entry: dict[str, Any], stored: dict[str, int]) -> str:
+    """What is wrong with an unchanged document's index entry, or '' if nothing."""
+    path = _chunk_file(settings, entry["key"])
+    if not path.exists():
+        return "its chunk file is missing"
+    expected = entry.get("chunk_file_sha256")
+    if expected and _file_hash(path) != expected:
+        return "its chunk file was changed after the build"
+    if stored.get(entry["key"], 0) != int(entry.get("statements", 0)):
+        return f"the vector store holds {stored.get(entry['key'], 0)} of its {entry.get('statements', 0)} statements"
+    return ""
 
 
 class _LazyEmbedder:

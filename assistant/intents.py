@@ -44,9 +44,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import yaml
 
 from assistant.contract import UserFacingError
+from assistant.knowledge import load_yaml
 
 Intent = Literal[
     "crisis_self", "crisis_other", "medical_history", "plan_info", "own_case", "off_topic", "injection", "greeting"
@@ -169,7 +169,7 @@ class SafetyFloor:
 
     @classmethod
     def load(cls, path: Path = POLICY_DIR / "safety_floor.yaml") -> SafetyFloor:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = load_yaml(path.read_text(encoding="utf-8")) or {}
         crisis = tuple(
             (re.compile(rule), str(group["kind"]), str(group["about"]))
             for group in data.get("crisis") or []
@@ -202,7 +202,7 @@ class Thresholds:
 
     @classmethod
     def load(cls, path: Path = POLICY_DIR / "thresholds.yaml") -> Thresholds:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = load_yaml(path.read_text(encoding="utf-8")) or {}
         intent = data.get("intent") or {}
         return cls(
             crisis_like=float(intent["crisis_like"]),

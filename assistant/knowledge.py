@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import yaml
-from filelock import FileLock
 
 from assistant.config import Settings
 from assistant.contract import DocumentMeta, UserFacingError
+
+# libyaml's loader where PyYAML was built with it: the translation memory alone took seconds to parse
+# with the pure-Python loader, at every start of the service.
+_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load_yaml(text: str) -> Any:
+    """``yaml.safe_load``, with the C loader when there is one."""
+    return yaml.load(text, Loader=_SAFE_LOADER)
 
 
 class ManifestError(UserFacingError, ValueError):
@@ -25,7 +32,7 @@ def load_manifest(settings: Settings) -> list[DocumentMeta]:
     if not path.exists():
         return []  # a new, empty knowledge base
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = load_yaml(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise ManifestError(f"{path}: cannot read the manifest: {exc}") from exc
     entries = raw.get("documents") or []
@@ -83,7 +90,7 @@ def load_glossary(path: Path) -> list[Concept]:
     """The cross-lingual care glossary (``knowledge/glossary.yaml``)."""
     if not path.exists():
         return []
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    raw = load_yaml(path.read_text(encoding="utf-8")) or {}
     concepts = []
     for entry in raw.get("concepts") or []:
         terms = {lang: tuple(str(t).lower() for t in entry.get(lang) or []) for lang in ("da", "sv", "nb", "en")}
@@ -93,7 +100,7 @@ def load_glossary(path: Path) -> list[Concept]:
 
 @lru_cache(maxsize=8)
 def _load_prompt_file(path: Path) -> dict[str, str]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = load_yaml(path.read_text(encoding="utf-8")) or {}
     return {str(k): str(v).strip() for k, v in data.items()}
 
 
@@ -105,48 +112,19 @@ def prompt(settings: Settings, language: str, key: str, **values: Any) -> str:
     return texts[key].format(**values)
 
 
-def manifest_lock(settings: Settings) -> FileLock:
-    """One writer at a time for the manifest, across threads and processes (staff console, CLI)."""
-    settings.knowledge_dir.mkdir(parents=True, exist_ok=True)
-    return FileLock(str(settings.knowledge_dir / ".manifest.lock"), timeout=60)
-
-
-_DOCUMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+# Writing the knowledge base is assistant.knowledge_base's job (one writer, with its locks). These
+# names stay for callers not yet moved to it (the staff console is being rewritten in parallel).
 
 
 def add_document(settings: Settings, content: bytes, meta: DocumentMeta) -> DocumentMeta:
-    """Put a document into ``knowledge/documents`` and register it in the manifest.
+    """See :func:`assistant.knowledge_base.add_document`."""
+    from assistant import knowledge_base
 
-    The next index build embeds it. An entry with the same id is replaced; a file
-    name that belongs to another document is refused rather than overwritten.
-    """
-    name = Path(meta.file).name
-    if not name or name.startswith(".") or name != meta.file:
-        raise ManifestError(f"{meta.file!r} is not a valid file name")
-    if not _DOCUMENT_ID.match(meta.id):
-        raise ManifestError(f"{meta.id!r} is not a valid document id (letters, digits, '.', '_' and '-')")
-    with manifest_lock(settings):
-        documents = load_manifest(settings)
-        owner = next((d for d in documents if d.file == name and d.id != meta.id), None)
-        if owner is not None:
-            raise ManifestError(f"{name}: the file already belongs to document {owner.id!r}; rename it first")
-        settings.documents_dir.mkdir(parents=True, exist_ok=True)
-        target = settings.documents_dir / name
-        tmp = target.with_name(f".{name}.tmp")
-        tmp.write_bytes(content)
-        tmp.replace(target)
-        save_manifest(settings, [*(d for d in documents if d.id != meta.id), meta])
-    return meta
+    return knowledge_base.add_document(settings, content, meta)
 
 
 def remove_document(settings: Settings, document_id: str) -> bool:
-    """Unregister a document (and delete its file); the next index build drops its chunks."""
-    with manifest_lock(settings):
-        documents = load_manifest(settings)
-        remaining = [d for d in documents if d.id != document_id]
-        if len(remaining) == len(documents):
-            return False
-        removed = next(d for d in documents if d.id == document_id)
-        save_manifest(settings, remaining)
-        (settings.documents_dir / removed.file).unlink(missing_ok=True)
-    return True
+    """See :func:`assistant.knowledge_base.remove_document`."""
+    from assistant import knowledge_base
+
+    return knowledge_base.remove_document(settings, document_id)

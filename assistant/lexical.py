@@ -28,13 +28,12 @@ from pathlib import Path
 import bm25s
 import numpy as np
 import Stemmer
-import yaml
 from bm25s import stopwords as bm25s_stopwords
 
-from assistant.knowledge import Concept
+from assistant.knowledge import Concept, load_yaml
 
 _STEMMER_NAMES = {"da": "danish", "sv": "swedish", "nb": "norwegian", "en": "english"}
-_EXTRA_STOPWORDS = yaml.safe_load((Path(__file__).parent / "lexicons" / "stopwords.yaml").read_text(encoding="utf-8"))
+_EXTRA_STOPWORDS = load_yaml((Path(__file__).parent / "lexicons" / "stopwords.yaml").read_text(encoding="utf-8"))
 _STOPWORDS = {
     "da": set(bm25s_stopwords.STOPWORDS_DANISH) | set(_EXTRA_STOPWORDS["da"]),
     "sv": set(bm25s_stopwords.STOPWORDS_SWEDISH) | set(_EXTRA_STOPWORDS["sv"]),
@@ -48,6 +47,7 @@ CONCEPT_PREFIX = "§"
 # bm25s logs every index build at DEBUG through its own handler; that is noise in our CLI.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 CONCEPT_QUERY_WEIGHT = 2
+_TOKEN_CACHE_SIZE = 200_000
 
 
 @lru_cache(maxsize=8)
@@ -84,12 +84,18 @@ class Glossary:
     _phrases: dict[tuple[str, ...], set[str]] = field(default_factory=dict, init=False)
     _stem_index: dict[str, set[str]] = field(default_factory=dict, init=False)
     _compound_parts: dict[str, set[str]] = field(default_factory=dict, init=False)
+    _phrases_by_first: dict[str, list[tuple[str, ...]]] = field(default_factory=dict, init=False)
+    _token_cache: dict[str, tuple[str, ...]] = field(default_factory=dict, init=False)
 
     def __post_init__(self) -> None:
         for concept in self.concepts:
             for language, terms in concept.terms.items():
                 for term in terms:
                     self._add_term(concept.id, language, term)
+        # A text is only searched for the phrases whose first word it contains: loading the index
+        # and the first answer looked every phrase up in every passage and took seconds.
+        for phrase in self._phrases:
+            self._phrases_by_first.setdefault(phrase[0], []).append(phrase)
 
     def _add_term(self, concept_id: str, language: str, term: str) -> None:
         # "=ældre": match the word and its stem only, never as part of a compound ("forældre").
@@ -130,24 +136,40 @@ class Glossary:
         tokens = words(text)
         found: list[str] = []
         for token in tokens:
-            concepts = set(self._stem_index.get(token, set()))
-            for language in LANGUAGES:
-                concepts |= self._stem_index.get(_stemmer(language).stemWord(token), set())
-            concepts |= self._compound_concepts(token)
-            found.extend(sorted(concepts))
+            found.extend(self._token_concepts(token))
         joined = " " + " ".join(tokens) + " "
-        for phrase, concept_ids in self._phrases.items():
-            needle = " " + " ".join(phrase) + " "
-            found.extend(sorted(concept_ids) * joined.count(needle))
+        for first in dict.fromkeys(tokens):
+            for phrase in self._phrases_by_first.get(first, ()):
+                needle = " " + " ".join(phrase) + " "
+                found.extend(sorted(self._phrases[phrase]) * joined.count(needle))
         return found
 
+    def _token_concepts(self, token: str) -> tuple[str, ...]:
+        """The concepts one word names, sorted; cached, since the same words recur in every text."""
+        cached = self._token_cache.get(token)
+        if cached is not None:
+            return cached
+        concepts = set(self._stem_index.get(token, set()))
+        for language in LANGUAGES:
+            concepts |= self._stem_index.get(_stemmer(language).stemWord(token), set())
+        concepts |= self._compound_concepts(token)
+        result = tuple(sorted(concepts))
+        if len(self._token_cache) < _TOKEN_CACHE_SIZE:  # questions bring new words: keep the cache bounded
+            self._token_cache[token] = result
+        return result
+
     def _compound_concepts(self, token: str) -> set[str]:
+        """Concepts whose glossary word is a proper prefix or suffix of the token.
+
+        Looks up the token's own prefixes and suffixes (as many as it has letters)
+        instead of testing every glossary word against it.
+        """
         found: set[str] = set()
         if len(token) <= MIN_COMPOUND_PART:
             return found
-        for part, concept_ids in self._compound_parts.items():
-            if token != part and (token.startswith(part) or token.endswith(part)):
-                found |= concept_ids
+        for cut in range(MIN_COMPOUND_PART, len(token)):
+            found |= self._compound_parts.get(token[:cut], set())
+            found |= self._compound_parts.get(token[len(token) - cut :], set())
         return found
 
     def terms(self, concept_ids: Iterable[str], language: str) -> list[str]:

@@ -14,11 +14,24 @@ What is detected (``PiiMatch.kind``):
   valid date; a samordningsnummer has 60 added to the day.
 * ``fodselsnummer`` / ``d_nummer`` - Norwegian DDMMYYIIIKK with both modulus-11
   control digits and a valid date; a D-nummer has 4 added to the first digit.
-* ``email`` - e-mail addresses.
+* ``email`` - e-mail addresses, also written with "(at)", "[at]" or "(dot)".
 * ``phone`` - Danish, Swedish and Norwegian phone numbers, with or without
   +45/+46/+47 or 0045/0046/0047, and, because we would rather redact too much
   than keep someone's number, any other run of eight or more digits that is not
   a year range or a date (including ID-shaped numbers whose check digits fail).
+
+Forms people really type are found too: a number glued to its label
+("CPR0707614285", "pnr811218-9876", "fnr01129955131") and a date written with
+dots ("07.07.61-4285").
+
+When the checks of two countries both fit a ten-digit number (a CPR whose date
+also reads as a Swedish YYMMDD and happens to pass Luhn), the words before it
+decide ("CPR" -> cpr; "personnummer", "pnr", "samordningsnummer" -> Swedish,
+unless the text is Danish: Danes say "personnummer" too), then the letters of
+the text (æ/ø or ä/ö); otherwise the more likely reading wins. A Swedish
+personnummer is the more likely one (every one of them passes Luhn, only one
+CPR in ten does); against a samordningsnummer the CPR is (there are about six
+times as many CPR numbers, and a samordningsnummer's year must also read as a day).
 
 Why hand-written matching: no maintained library *finds* Nordic identity
 numbers in free text. ``python-stdnum`` (a dependency) validates a number once
@@ -61,14 +74,20 @@ HELPLINE_NUMBERS: frozenset[str] = frozenset({"112", "113", "116123", "90101", "
 # A number must not continue a word or another number on either side; the
 # second look-behind/ahead stops us matching the "250" in "1.250.000" or the
 # "00" in "08.00".
-_START = r"(?<![\w+])(?<!\d[.,])"
+# A letter right before the number is allowed: people glue the label to it ("CPR0707614285").
+_START = r"(?<![\d+])(?<!\d[.,])"
 _END = r"(?!\w)(?![.,]\d)"
 
-_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}(?!\w)")
+# "@" or an "(at)" / "[at]" spelled out, and "(dot)" for the dots of the domain.
+_AT = r"(?:@|\s?[(\[{]\s?at\s?[)\]}]\s?)"
+_DOT = r"(?:\.|\s?[(\[{]\s?dot\s?[)\]}]\s?)"
+_EMAIL = re.compile(
+    r"(?<![\w.+-])[\w.+-]+" + _AT + r"[\w-]+(?:" + _DOT + r"[\w-]+)*" + _DOT + r"[^\W\d_]{2,}(?!\w)", re.IGNORECASE
+)
 
-# Identity numbers. The date part may be typed with spaces ("01 02 45-1234").
-_DATE6 = r"\d{2} ?\d{2} ?\d{2}"
-_ID12 = re.compile(_START + r"(?:19|20)\d{2} ?\d{2} ?\d{2}[-+ ]?\d{4}" + _END)
+# Identity numbers. The date part may be typed with spaces or dots ("01 02 45-1234", "07.07.61-4285").
+_DATE6 = r"\d{2}[ .]?\d{2}[ .]?\d{2}"
+_ID12 = re.compile(_START + r"(?:19|20)\d{2}[ .]?\d{2}[ .]?\d{2}[-+ ]?\d{4}" + _END)
 _ID11 = re.compile(_START + _DATE6 + r"[- ]?(?:\d{5}|\d{3} \d{2})" + _END)
 _ID10 = re.compile(_START + _DATE6 + r"[-+ ]?\d{4}" + _END)
 
@@ -138,23 +157,48 @@ def _norwegian_kind(number: str) -> PiiKind | None:
     return "d_nummer" if number[0] in "4567" else "fodselsnummer"
 
 
-def _classify_id(text: str) -> PiiKind | None:
-    """What an ID-shaped match is, or None if no check digit or date fits."""
+_DANISH_LABEL = re.compile(r"\bcpr", re.IGNORECASE)
+_SWEDISH_LABEL = re.compile(r"personn|\bpnr|\bperson-?nr|samordningsn|\bsam-?nr", re.IGNORECASE)
+_CONTEXT_CHARS = 30  # how far before a number its label may stand ("mit CPR-nummer er ...")
+
+
+def _classify_id(text: str, before: str = "", whole: str = "") -> PiiKind | None:
+    """What an ID-shaped match is, or None if no check digit or date fits.
+
+    Args:
+        text: the match.
+        before: the text just before it (its label, if any).
+        whole: the whole text (its letters hint at the language).
+    """
     number = _digits(text)
     separator = "+" if "+" in text else ""
     if len(number) == 12:
         return _swedish_kind(number, separator)
     if len(number) == 11:
         return _norwegian_kind(number)
-    if len(number) == 10:
-        # Swedish first: it has a check digit, so a match is strong evidence.
-        # Otherwise a valid DDMMYY date is enough to treat it as a CPR.
-        swedish = _swedish_kind(number, separator)
-        if swedish:
-            return swedish
-        if _cpr_has_valid_date(number):
-            return "cpr"
-    return None
+    if len(number) != 10:
+        return None
+    swedish = _swedish_kind(number, separator)
+    danish = _cpr_has_valid_date(number)
+    if not (swedish and danish):
+        return swedish or ("cpr" if danish else None)
+    return _cpr_or_swedish(swedish, before, whole)
+
+
+def _cpr_or_swedish(swedish: PiiKind, before: str, whole: str) -> PiiKind:
+    """Both readings fit: the label decides, then the letters of the text, then the likelier reading."""
+    label = before[-_CONTEXT_CHARS:]
+    danish_letters = bool(re.search(r"[æøÆØ]", whole)) and not re.search(r"[äöÄÖ]", whole)
+    swedish_letters = bool(re.search(r"[äöÄÖ]", whole)) and not re.search(r"[æøÆØ]", whole)
+    if _DANISH_LABEL.search(label):
+        return "cpr"
+    if _SWEDISH_LABEL.search(label):
+        return "cpr" if danish_letters else swedish
+    if danish_letters:
+        return "cpr"
+    if swedish_letters:
+        return swedish
+    return "personnummer" if swedish == "personnummer" else "cpr"
 
 
 def _is_not_personal(text: str) -> bool:
@@ -183,7 +227,7 @@ def _candidates(text: str) -> list[tuple[int, int, int, str]]:
         found.append((_PRIORITY["email"], m.start(), m.end(), "email"))
     for pattern in (_ID12, _ID11, _ID10):
         for m in pattern.finditer(text):
-            kind = _classify_id(m.group())
+            kind = _classify_id(m.group(), text[max(0, m.start() - _CONTEXT_CHARS) : m.start()], text)
             # An ID-shaped number whose checks fail still has 10+ digits: we
             # redact it as a phone number rather than let a typo'd ID through.
             found.append((_PRIORITY["id"] if kind else _PRIORITY["phone"], m.start(), m.end(), kind or "phone"))

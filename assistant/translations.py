@@ -36,6 +36,7 @@ import yaml
 from filelock import FileLock
 
 from assistant.contract import Chunk, DocumentMeta
+from assistant.knowledge import load_yaml
 from assistant.statements import Unit, text_units, unit_key
 
 TARGET_LANGUAGES = ("da", "sv", "nb", "en")
@@ -80,7 +81,7 @@ class TranslationMemory:
         files: dict[str, dict[str, Any]] = {}
         if self.directory.exists():
             for path in sorted(self.directory.glob("*.yaml")):
-                data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+                data = load_yaml(path.read_text(encoding="utf-8")) or {}
                 if data.get("document"):
                     files[str(data["document"])] = data
         by_key: dict[str, dict[str, Translation]] = {}
@@ -143,7 +144,7 @@ class TranslationMemory:
             raise ValueError(f"status must be one of {STATUSES}")
         path = self.directory / f"{document}.yaml"
         with FileLock(str(path) + ".lock", timeout=30):
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            data = load_yaml(path.read_text(encoding="utf-8")) or {}
             entry = next((e for e in data.get("units") or [] if str(e.get("key")) == key), None)
             if entry is None:
                 raise KeyError(f"{document}: no unit {key}")
@@ -212,7 +213,7 @@ def sync_file(path: Path, meta: DocumentMeta, chunks: list[Chunk]) -> dict[str, 
     old: dict[str, Any] = {}
     names: dict[str, Any] = {}
     if path.exists():
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = load_yaml(path.read_text(encoding="utf-8")) or {}
         old = {str(e["key"]): e for e in data.get("units") or []}
         names = dict(data.get("names") or {})
     units = document_units(meta, chunks)

@@ -25,11 +25,19 @@ FIXTURES = Path(__file__).parent / "fixtures"
 # so the many small indexes the tests build do not embed the same texts again.
 VECTOR_CACHE = Settings().vector_cache_path
 
+# The suite asks hundreds of questions from one address; the rate limits themselves are tested
+# in tests/test_limits.py with the defaults.
+GENEROUS_RATES = {
+    "rate_limit_chat": "10000/minute",
+    "rate_limit_feedback": "10000/minute",
+    "rate_limit_login": "1000/minute",
+}
+
 
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Settings over the real knowledge base with a private data directory."""
-    return Settings(data_dir=tmp_path_factory.mktemp("data"), vector_cache=VECTOR_CACHE)
+    return Settings(data_dir=tmp_path_factory.mktemp("data"), vector_cache=VECTOR_CACHE, **GENEROUS_RATES)
 
 
 @pytest.fixture(scope="session")
@@ -67,4 +75,4 @@ def fictional_kb(tmp_path: Path) -> Iterator[Settings]:
     """A knowledge base of the fictional municipality 'Fjordby', copied into a temp dir."""
     knowledge = tmp_path / "knowledge"
     (knowledge / "documents").mkdir(parents=True)
-    yield Settings(knowledge_dir=knowledge, data_dir=tmp_path / "data", vector_cache=VECTOR_CACHE)
+    yield Settings(knowledge_dir=knowledge, data_dir=tmp_path / "data", vector_cache=VECTOR_CACHE, **GENEROUS_RATES)

@@ -4,7 +4,8 @@
   a temporary data directory (index and SQLite), the real knowledge base.
 * ``web_assistant`` - the real ``Assistant`` from tests/conftest.py (``assistant``),
   built once per session.
-* ``live_server``   - the real app under uvicorn on a free loopback port.
+* ``live_server``   - the real app under uvicorn on a free loopback port, with the service's
+  own uvicorn configuration (limits and timeouts included).
 * ``start_server``  - start another app (e.g. with a fake assistant) the same way.
 """
 
@@ -24,8 +25,9 @@ import uvicorn
 
 from assistant.answer import Assistant
 from assistant.config import Settings
+from assistant.guard import uvicorn_config
 from assistant.serve import create_app
-from tests.conftest import VECTOR_CACHE
+from tests.conftest import GENEROUS_RATES, VECTOR_CACHE
 
 
 @dataclass
@@ -47,10 +49,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def serve_in_thread(app: Any, settings: Settings) -> LiveServer:
-    """Run ``app`` with uvicorn on 127.0.0.1 in a daemon thread; wait until it answers."""
+def serve_in_thread(app: Any, settings: Settings, ready: bool = True) -> LiveServer:
+    """Run ``app`` with uvicorn on 127.0.0.1 in a daemon thread; wait until it answers
+    (``ready``: until ``/healthz`` says 200; otherwise until it answers at all)."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn_config(app, settings, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()
@@ -59,7 +62,8 @@ def serve_in_thread(app: Any, settings: Settings) -> LiveServer:
     while time.monotonic() < deadline:
         if server.started:
             try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                status = httpx.get(f"{url}/healthz", timeout=2).status_code
+                if status == 200 or not ready:
                     return LiveServer(url, settings, app, server, thread)
             except httpx.HTTPError:
                 pass
@@ -95,7 +99,7 @@ def start_server(tmp_path: Path) -> Iterator[Callable[[Any], LiveServer]]:
     started: list[LiveServer] = []
 
     def _start(assistant: Any) -> LiveServer:
-        settings = Settings(data_dir=tmp_path / "data", vector_cache=VECTOR_CACHE)
+        settings = Settings(data_dir=tmp_path / "data", vector_cache=VECTOR_CACHE, **GENEROUS_RATES)
         server = serve_in_thread(create_app(settings, assistant), settings)
         started.append(server)
         return server

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -325,6 +327,15 @@ def test_assistant_failure_is_503_without_trace(web_settings: Settings, caplog: 
     assert CPR not in caplog.text
 
 
+def _wait_for(client: TestClient, path: str, status: int, timeout_s: float = 120) -> httpx.Response:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        response = client.get(path)
+        if response.status_code == status or time.monotonic() > deadline:
+            return response
+        time.sleep(0.1)
+
+
 def test_assistant_that_cannot_load_gives_503(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     import assistant.serve as serve
 
@@ -334,14 +345,94 @@ def test_assistant_that_cannot_load_gives_503(tmp_path: Any, monkeypatch: pytest
     monkeypatch.setattr(serve, "Assistant", _fail)
     app = create_app(Settings(data_dir=tmp_path))
     with TestClient(app, raise_server_exceptions=False) as c:
+        deadline = time.monotonic() + 30
+        while c.get("/readyz").json()["status"] != "error" and time.monotonic() < deadline:
+            time.sleep(0.05)
         r = c.post("/api/chat", json={"message": QUESTION})
         assert r.status_code == 503 and "unavailable" in r.json()["detail"]
-        assert c.get("/healthz").json() == {"status": "ok", "assistant": "error"}
+        assert int(r.headers["retry-after"]) > 0
+        health = c.get("/healthz")
+        assert health.status_code == 503 and health.json() == {"status": "unavailable", "assistant": "error"}
+        ready = c.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["status"] == "error"
+        assert "FileNotFoundError" in ready.json()["detail"] and "no index" not in ready.json()["detail"]
 
 
 def test_app_builds_its_own_assistant(web_settings: Settings, web_assistant: Assistant) -> None:
-    """create_app(settings) without an assistant loads one (needs the index the fixture built)."""
+    """create_app(settings) without an assistant loads one in the background (needs the fixture's index)."""
     with TestClient(create_app(web_settings)) as c:
+        assert _wait_for(c, "/readyz", 200).status_code == 200
         r = c.post("/api/chat", json={"message": QUESTION})
         assert r.status_code == 200, r.text
-        assert c.get("/healthz").json()["assistant"] == "ready"
+        assert c.get("/healthz").json() == {"status": "ok", "assistant": "ready"}
+
+
+# --------------------------------------------------------------------------- privacy and contract (issue 10)
+
+
+def test_privacy_endpoint_states_what_is_stored_and_for_how_long(tmp_path: Any) -> None:
+    settings = Settings(data_dir=tmp_path, retention_days=14)
+    with TestClient(create_app(settings, BrokenAssistant()), raise_server_exceptions=False) as c:  # type: ignore[arg-type]
+        r = c.get("/api/privacy")
+    assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
+    body = r.json()
+    assert body["retention_days"] == 14
+    assert body["stored"] and all(item["kept_days"] == 14 for item in body["stored"])
+    assert any("ID numbers" in item for item in body["never_stored"])
+
+
+def test_stored_questions_and_feedback_are_deleted_after_the_retention_period(tmp_path: Any) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    store = FeedbackStore(tmp_path / "care.sqlite3")
+    old, new = (Answer(id=i, question=f"question {i}", status="answered", language="da", answer="a") for i in "on")
+    store.record_answer(old, None)
+    store.record_answer(new, None)
+    store.add_feedback("o", True, "old comment")
+    store.add_feedback("n", False, "new comment")
+    with store._connect() as conn:  # age the first answer and its feedback by 40 days
+        stamp = (datetime.now(UTC) - timedelta(days=40)).isoformat(timespec="seconds")
+        conn.execute("UPDATE answers SET created_at = ? WHERE id = 'o'", (stamp,))
+        conn.execute("UPDATE feedback SET created_at = ? WHERE answer_id = 'o'", (stamp,))
+    # The service purges at start-up.
+    with TestClient(create_app(Settings(data_dir=tmp_path), BrokenAssistant())):  # type: ignore[arg-type]
+        deadline = time.monotonic() + 10
+        while store.has_answer("o") and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert not store.has_answer("o") and store.has_answer("n")
+    assert [row["answer_id"] for row in store.feedback()] == ["n"]
+    blob = (tmp_path / "care.sqlite3").read_bytes()
+    assert b"old comment" not in blob and b"question o" not in blob  # overwritten, not just unlinked
+    assert store.purge(30, now=datetime.now(UTC) + timedelta(days=31)) == {"answers": 1, "feedback": 1}
+
+
+def test_every_error_response_is_documented_with_a_schema(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    expected = {
+        ("/api/chat", "post"): {"400", "408", "413", "415", "422", "429", "503"},
+        ("/api/chat/stream", "post"): {"400", "408", "413", "415", "422", "429", "503"},
+        ("/api/feedback", "post"): {"400", "404", "408", "409", "413", "415", "422", "429"},
+        ("/api/municipalities", "get"): {"503"},
+        ("/healthz", "get"): {"503"},
+        ("/readyz", "get"): {"503"},
+    }
+    for (path, method), codes in expected.items():
+        responses = spec["paths"][path][method]["responses"]
+        assert codes <= set(responses), (path, codes - set(responses))
+        for code in codes:
+            schema = responses[code]["content"]["application/json"]["schema"]
+            assert "$ref" in schema, (path, code)
+    assert "/api/privacy" in spec["paths"]
+
+
+def test_the_form_without_javascript_posts_and_gets_an_answer_page(client: TestClient) -> None:
+    page = client.get("/").text
+    form = re.search(r"<form[^>]*id=\"ask-form\"[^>]*>", page)
+    assert form and 'method="post"' in form.group(0) and 'action="/"' in form.group(0)
+    r = client.post("/", data={"question": f"Min mor har CPR {CPR}. {QUESTION}"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert CPR not in r.text and "[cpr]" in r.text
+    assert "<script" not in r.text and r.headers["cache-control"] == "no-store"
+    assert 'href="/"' in r.text
+    empty = client.post("/", data={"question": "  "})
+    assert empty.status_code == 422 and "empty" in empty.text

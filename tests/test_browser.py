@@ -481,3 +481,44 @@ def test_service_error_is_shown_and_question_kept(browser: Any, start_server: An
         page.wait_for_function("() => document.getElementById('form-error').textContent.includes('write a question')")
     finally:
         page.context.close()
+
+
+# --------------------------------------------------------------------------- without JavaScript (issue 10)
+
+
+def test_without_javascript_the_question_never_goes_into_a_url(browser: Any, live_server: Any) -> None:
+    context = browser.new_context(java_script_enabled=False, locale="da-DK")
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    requests: list[tuple[str, str]] = []
+    page.on("request", lambda request: requests.append((request.method, request.url)))
+    try:
+        page.goto(live_server.url + "/")
+        cpr = "070761-4285"
+        page.locator("#question").fill(f"Min far har CPR {cpr}. {QUESTION}")
+        with page.expect_navigation():
+            page.locator("#send").click()
+        assert page.url == live_server.url + "/"  # no ?question=...
+        assert all(cpr not in url and "question" not in url for _, url in requests), requests
+        assert ("POST", live_server.url + "/") in requests
+        text = visible_text(page.locator("main"))
+        assert cpr not in text and "[cpr]" in text
+        assert page.locator("html").get_attribute("lang") == "da"
+        assert page.locator("main ol li").count() >= 1  # the sources
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "no-javascript-answer.png"), full_page=True)
+        assert_no_axe_violations_without_script(page)
+    finally:
+        context.close()
+
+
+def assert_no_axe_violations_without_script(page: Any) -> None:
+    """axe needs script; the answer page is checked in a context that allows it, on the same HTML."""
+    html_text = page.content()
+    with_script = page.context.browser.new_context()
+    try:
+        other = with_script.new_page()
+        other.set_content(html_text)
+        assert_no_axe_violations(other, "answer page without JavaScript")
+    finally:
+        with_script.close()

@@ -324,3 +324,64 @@ def test_long_unknown_numbers_are_redacted_rather_than_kept() -> None:
     assert kinds("Sagsnummer 123456-7890") == ["phone"]
     assert kinds("Kontonummer 12345678901234") == ["phone"]
     assert kinds("Kode 1234567") == []  # seven digits is not enough to be sure
+
+
+# --- forms people really type (issue 10): glued labels, dotted dates, "(at)" -----
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "secret"),
+    [
+        ("CPR0707614285", "cpr", "0707614285"),
+        ("pnr811218-9876", "personnummer", "811218-9876"),
+        # The control digits fail, so it is no fødselsnummer; eleven digits are redacted all the same.
+        ("fnr01129955131", "phone", "01129955131"),
+        ("07.07.61-4285", "cpr", "07.07.61"),
+        ("jens.hansen(at)example.dk", "email", "hansen"),
+    ],
+)
+def test_glued_dotted_and_at_forms_are_redacted(text: str, kind: str, secret: str) -> None:
+    redacted, matches = redact(f"Hej, {text} - kan I hjælpe?")
+    assert [m.kind for m in matches] == [kind]
+    assert secret not in redacted and f"[{kind}]" in redacted
+    assert not re.search(r"\d{3}", redacted)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["skriv til jens [at] example [dot] dk", "mail: Jens.Hansen (AT) example.dk", "jens{at}example.co.uk"],
+)
+def test_spelled_out_at_and_dot_are_emails(text: str) -> None:
+    assert kinds(text) == ["email"]
+
+
+def test_a_danish_cpr_is_not_a_samordningsnummer() -> None:
+    # 070761-4285 is a valid CPR (7 July 1961) and, read as Swedish YYMMDD, a samordningsnummer
+    # (1 July 2007 + 60) whose Luhn digit fits: the checks alone cannot tell.
+    assert luhn_digit("070761428") == "5"
+    assert kinds("CPR 070761-4285") == ["cpr"]
+    assert kinds("Mit CPR-nummer er 0707614285") == ["cpr"]
+    assert kinds("Mit personnummer er 070761-4285, kan jeg få hjælp?") == ["cpr"]  # Danish text, Danish word
+    assert kinds("Min mor bor i Næstved: 070761-4285") == ["cpr"]  # æ/ø: a Danish text
+    assert kinds("070761-4285") == ["cpr"]  # no label, no letters: the likelier reading
+    # The Swedish word in a Swedish text keeps the Swedish reading.
+    assert kinds("Mitt samordningsnummer är 070761-4285") == ["samordningsnummer"]
+
+
+def test_labels_only_decide_between_readings_the_checks_allow() -> None:
+    assert kinds(f"CPR {SE_VALID}") == ["personnummer"]  # 81 is no day: only the Swedish reading fits
+    assert kinds(f"personnummer {SE_VALID}") == ["personnummer"]
+    assert kinds("fødselsnummer 15108695088") == ["fodselsnummer"]
+    # Both fit and nothing tells them apart: every personnummer passes Luhn, one CPR in ten does.
+    base = "120512123"  # 12 May 2012 read either way
+    both = f"{base[:6]}-{base[6:]}{luhn_digit(base)}"
+    assert kinds(both) == ["personnummer"]
+    assert kinds(f"CPR {both}") == ["cpr"]
+    assert kinds(f"Hej, jeg bor i Næstved, {both}") == ["cpr"]
+    base = "120580123"  # 12 May 1980 as a CPR; 1912-05-80 is no Swedish date
+    assert kinds(f"{base[:6]}-{base[6:]}{luhn_digit(base)}") == ["cpr"]
+
+
+def test_dotted_times_dates_and_amounts_stay() -> None:
+    for text in ("Åbent kl. 08.00-16.00", "Mødet er 12.03.2024", "Budgettet er 1.250.000 kr.", "Vision2030"):
+        assert find_pii(text) == [], text

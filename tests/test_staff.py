@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from assistant.index import build_index, read_state
 from assistant.knowledge import load_manifest
 from assistant.retrieve import Retriever
 from assistant.serve import create_app
-from tests.conftest import VECTOR_CACHE
+from tests.conftest import GENEROUS_RATES, VECTOR_CACHE
 from tests.conftest_web import LiveServer, serve_in_thread
 from ui.staff import group_questions
 
@@ -57,6 +58,7 @@ def staff_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         staff_password=SecretStr(PASSWORD),
         staff_allow_without_login=False,
         vector_cache=VECTOR_CACHE,
+        **GENEROUS_RATES,
     )
 
 
@@ -278,18 +280,89 @@ def test_knowledge_ingestion_error_is_shown_and_nothing_kept(
     console: Client, staff_settings: Settings, tmp_path: Path
 ) -> None:
     before = [d.id for d in load_manifest(staff_settings)]
+    # A real PDF header, but a file no PDF reader can open: refused by ingestion, and rolled back.
     broken = tmp_path / "broken.pdf"
-    broken.write_bytes(b"this is not a PDF at all")
+    broken.write_bytes(b"%PDF-1.7\nthis is not a PDF at all")
     status, documents, *_ = console.predict(
         handle_file(str(broken)), "Broken plan", FJORDBY, "DK", "da", "plan", "", "", "", api_name="/upload_document"
     )
     assert "was not added" in status, status
     assert [d.id for d in load_manifest(staff_settings)] == before
     assert [r["id"] for r in _table(documents)] == before
+    plan = tmp_path / "plan.md"
+    plan.write_text(FJORDBY_DOC, encoding="utf-8")
     status, *_ = console.predict(
-        handle_file(str(broken)), "", FJORDBY, "DK", "da", "plan", "", "", "", api_name="/upload_document"
+        handle_file(str(plan)), "", FJORDBY, "DK", "da", "plan", "", "", "", api_name="/upload_document"
     )
     assert "title" in status  # the metadata is checked before anything is written
+    assert [d.id for d in load_manifest(staff_settings)] == before
+
+
+def _uploads_named(name: str) -> list[Path]:
+    from gradio.utils import get_upload_folder
+
+    return list(Path(get_upload_folder()).rglob(name))
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("plan.pdf", b"<html><body>Fjordby</body></html>", "not a PDF"),
+        ("plan.docx", b"%PDF-1.7 a PDF named .docx", "not a Word document"),
+        ("plan.md", b"\xff\xfe\x00F\x00j\x00o\x00r\x00d", "not UTF-8"),
+    ],
+)
+def test_upload_type_is_checked_from_content_and_refusals_are_not_kept(
+    console: Client, staff_settings: Settings, tmp_path: Path, name: str, content: bytes, reason: str
+) -> None:
+    before = [d.id for d in load_manifest(staff_settings)]
+    unique = f"{uuid.uuid4().hex}-{name}"
+    upload = tmp_path / unique
+    upload.write_bytes(content)
+    status, *_ = console.predict(
+        handle_file(str(upload)), "Plan", FJORDBY, "DK", "da", "plan", "", "", "", api_name="/upload_document"
+    )
+    assert reason in status, status
+    assert [d.id for d in load_manifest(staff_settings)] == before
+    assert _uploads_named(unique) == []  # the refused upload is not left in the upload folder
+
+
+def test_a_refused_file_type_is_not_stored_at_all(staff_server: LiveServer) -> None:
+    unique = f"{uuid.uuid4().hex}-plan.exe"
+    with httpx.Client(base_url=staff_server.url, timeout=30) as client:
+        assert client.post("/staff/login/", data={"username": USER, "password": PASSWORD}).status_code == 200
+        response = client.post("/staff/gradio_api/upload", files={"files": (unique, b"MZ\x90\x00" * 1000)})
+        assert response.status_code == 415, response.text
+        ok = client.post("/staff/gradio_api/upload", files={"files": (f"{unique}.md", b"# Fjordby\n")})
+        assert ok.status_code == 200, ok.text
+    assert _uploads_named(unique) == []
+    assert len(_uploads_named(f"{unique}.md")) == 1
+
+
+def test_upload_never_reads_a_server_path(staff_server: LiveServer, staff_settings: Settings, tmp_path: Path) -> None:
+    """A logged-in caller naming a server file instead of uploading one gets nothing added or quoted."""
+    secret = tmp_path / "server-notes.txt"
+    secret.write_text("Fjordby Kommune demenscafé: adgangskoden til serveren er hunter2.\n", encoding="utf-8")
+    before = [d.id for d in load_manifest(staff_settings)]
+    with httpx.Client(base_url=staff_server.url, timeout=30) as client:
+        assert client.post("/staff/login/", data={"username": USER, "password": PASSWORD}).status_code == 200
+        file_data = {"path": str(secret), "meta": {"_type": "gradio.FileData"}}
+        payload = {"data": [file_data, "Server notes", FJORDBY, "DK", "da", "plan", "", "", "server-notes"]}
+        for route in ("/staff/gradio_api/call/upload_document", "/staff/gradio_api/queue/join"):
+            response = client.post(route, json={**payload, "fn_index": 0, "session_hash": "x"})
+            assert response.status_code == 400, (route, response.text)
+            assert "uploaded" in response.json()["detail"]
+        # Even past the door, the handler reads only files in the upload folder.
+        from ui.staff import StaffConsole
+
+        console_ = StaffConsole(staff_settings, lambda: pytest.fail("the assistant is not needed"))
+        status = console_.upload(str(secret), {"title": "Server notes", "country": "DK", "language": "da"})
+        assert "Only a file uploaded" in status and secret.exists()
+    assert [d.id for d in load_manifest(staff_settings)] == before
+    chat = httpx.post(
+        staff_server.url + "/api/chat", json={"message": "Hvad er adgangskoden til serveren?"}, timeout=30
+    )
+    assert "hunter2" not in chat.text
 
 
 # --------------------------------------------------------------------------- 4. evals

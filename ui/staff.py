@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, cast
 import gradio as gr
 import numpy as np
 import pandas as pd
+from gradio.utils import get_upload_folder
 from pydantic import ValidationError
 
 from assistant.answer import Assistant, QuestionError, Trace
@@ -61,6 +62,7 @@ from assistant.feedback import FeedbackStore
 from assistant.index import IndexReport, build_index, read_state
 from assistant.ingest import SUPPORTED_SUFFIXES
 from assistant.knowledge import ManifestError, add_document, load_manifest, municipalities, remove_document
+from assistant.knowledge_base import UploadError, add_and_index, check_content, discard_upload, read_upload
 from assistant.lexical import fold
 from assistant.privacy import redact
 from assistant.retrieve import Retriever
@@ -345,13 +347,23 @@ class StaffConsole:
         return report_markdown(report)
 
     def upload(self, path: str | None, meta: dict[str, Any]) -> str:
-        """Add a document with its metadata and index it; on an ingestion error nothing is kept."""
+        """Add a document with its metadata and index it; on an ingestion error nothing is kept.
+
+        Only the uploaded file's bytes are taken: a file outside Gradio's upload folder is
+        refused, the size is checked before anything is read, and the type is decided from the
+        content (assistant.knowledge_base); a refused upload is deleted from the upload folder.
+        """
         if not path:
             return "**Choose a file to upload.**"
         source = Path(path)
         suffix = source.suffix.lower()
-        if suffix not in SUPPORTED_SUFFIXES:
-            return f"**{source.name}: unsupported file type; supported: {', '.join(SUPPORTED_SUFFIXES)}.**"
+        upload_dirs = [Path(get_upload_folder())]
+        try:
+            content = read_upload(source, upload_dirs, self.settings.max_upload_bytes)
+            check_content(suffix, content)
+        except UploadError as exc:
+            discard_upload(source, upload_dirs)
+            return f"**{source.name}: {exc}**"
         fields = {k: (v.strip() if isinstance(v, str) else v) or None for k, v in meta.items()}
         doc_id = fields.pop("id", None) or document_id(fields)
         try:
@@ -366,15 +378,13 @@ class StaffConsole:
         clash = next((d for d in documents if d.file == new.file and d.id != new.id), None)
         if clash:
             return f"**The file name {new.file} is already used by {clash.id}; choose another id.**"
-        previous = next((d for d in documents if d.id == new.id), None)
-        previous_bytes = _read_bytes(self.settings.documents_dir / previous.file) if previous else None
-        add_document(self.settings, source.read_bytes(), new)
-        if previous and previous.file != new.file:
-            (self.settings.documents_dir / previous.file).unlink(missing_ok=True)
-        summary = self.reindex()
-        report = self.last_report
-        if report and new.file in report.errors:
-            self._roll_back(new, previous, previous_bytes)
+        assistant = self.assistant
+        if assistant.settings.index_dir != self.settings.index_dir:
+            return "**The console's settings point at another index than the running assistant's; not added.**"
+        report = add_and_index(self.settings, content, new, embedder=assistant.retriever.embedder)
+        self.last_report = report
+        summary = report_markdown(report)
+        if new.file in report.errors:
             return f"**{new.file} was not added: {report.errors[new.file]}**\n\n{summary}"
         return f"Added **{new.id}** ({new.title}).\n\n{summary}"
 
