@@ -34,6 +34,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +131,33 @@ class IndexSnapshot:
     def chunk(self, chunk_id: str) -> Chunk | None:
         index = self.chunk_index.get(chunk_id)
         return None if index is None else self.chunks[index]
+
+    # Tables of the snapshot's places, built once per snapshot on first use (``cached_property``
+    # writes the instance dict, so a frozen snapshot can hold them; two threads building one at
+    # the same moment build the same value). A question then looks places up instead of walking
+    # every chunk, which grew with the knowledge base (measured: 10 ms of a 90 ms answer at 66 chunks).
+
+    @cached_property
+    def municipality_stems(self) -> dict[str, str]:
+        """Folded stem ('ostersund') -> the municipality's name, for every municipality of the snapshot."""
+        names = dict.fromkeys(c.municipality for c in self.chunks if c.municipality)
+        return {municipality_stem(name): name for name in names if name}
+
+    @cached_property
+    def municipality_country(self) -> dict[str, str]:
+        """Casefolded municipality name -> its country (the first chunk's, as before)."""
+        found: dict[str, str] = {}
+        for c in self.chunks:
+            if c.municipality:
+                found.setdefault(c.municipality.casefold(), c.country)
+        return found
+
+    @cached_property
+    def chunk_places(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per chunk: its municipality (casefolded, '' for none) and its country (upper case), as arrays."""
+        municipalities = np.asarray([(c.municipality or "").casefold() for c in self.chunks], dtype=object)
+        countries = np.asarray([c.country.upper() for c in self.chunks], dtype=object)
+        return municipalities, countries
 
 
 _EMPTY = IndexSnapshot(-1, [], [], BM25Index([]), DiacriticRestorer([]), [], np.zeros((0, 1)), {}, {})
@@ -421,11 +449,11 @@ class Retriever:
 
     def _allowed(self, snap: IndexSnapshot, municipality: str | None, country: str | None) -> np.ndarray:
         mask = np.ones(len(snap.chunks), dtype=bool)
-        for i, chunk in enumerate(snap.chunks):
-            if municipality and (chunk.municipality or "").casefold() != municipality.casefold():
-                mask[i] = False
-            if country and chunk.country.upper() != country.upper():
-                mask[i] = False
+        municipalities, countries = snap.chunk_places
+        if municipality:
+            mask &= municipalities == municipality.casefold()
+        if country:
+            mask &= countries == country.upper()
         return mask
 
     def _add_bm25(
@@ -507,7 +535,7 @@ def _shown(path: Path, settings: Settings) -> str:
 
 
 def country_of_place(snap: IndexSnapshot, municipality: str) -> str | None:
-    return next((c.country for c in snap.chunks if (c.municipality or "").casefold() == municipality.casefold()), None)
+    return snap.municipality_country.get(municipality.casefold())
 
 
 def municipality_stem(municipality: str | None) -> str:
