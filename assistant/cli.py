@@ -117,6 +117,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="run the web service")
     p.add_argument("--host")
     p.add_argument("--port", type=int)
+    p.add_argument("--workers", type=int, help="worker processes (default CARE_WORKERS; 0: one per core)")
     p.set_defaults(handler=cmd_serve)
     return parser
 
@@ -479,5 +480,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from assistant.serve import run
 
     update = {k: v for k, v in {"host": args.host, "port": args.port}.items() if v}
+    if args.workers is not None:
+        update["workers"] = args.workers
     run(settings.model_copy(update=update))
     return 0

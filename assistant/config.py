@@ -8,6 +8,7 @@ all-MiniLM-L6-v2 model, and the composed (LLM-free) answer mode.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -85,6 +86,12 @@ class Settings(BaseSettings):
     # Service
     host: str = "127.0.0.1"
     port: int = 8000
+    workers: int = Field(
+        default=0,
+        ge=0,
+        description="Worker processes serving the API (each loads the model and the index, about 0.5 GB); "
+        "0: one per CPU core. Each answers several questions at once in its thread pool.",
+    )
     staff_user: str | None = None
     staff_password: SecretStr | None = None
     staff_allow_without_login: bool = Field(
@@ -117,6 +124,17 @@ class Settings(BaseSettings):
     startup_retry_s: float = Field(
         default=5.0, gt=0, description="How often a service that could not load its index tries again."
     )
+
+    @property
+    def worker_count(self) -> int:
+        """``workers``, or one per core when 0: an answer is CPU work (mostly the question's embedding),
+        so more processes than cores only add memory."""
+        return self.workers or os.cpu_count() or 1
+
+    @property
+    def answer_cache_generation_path(self) -> Path:
+        """A small file whose number staff raise to empty every worker's answer cache."""
+        return self.data_dir / "answer-cache.generation"
 
     @property
     def documents_dir(self) -> Path:

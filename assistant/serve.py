@@ -32,6 +32,7 @@ Stored questions and feedback are deleted after ``CARE_RETENTION_DAYS`` days.
 from __future__ import annotations
 
 import asyncio
+import functools
 import html
 import json
 import logging
@@ -75,6 +76,7 @@ STREAM_PAUSE_S = 0.02  # between delta events, so the answer visibly builds up
 RETENTION_INTERVAL_S = 24 * 3600
 RETRY_AFTER_LOADING_S = 5
 RETRY_AFTER_BROKEN_S = 30
+WORKER_HEALTHCHECK_S = 60
 
 UNAVAILABLE = "The assistant is temporarily unavailable. Please try again in a moment."
 STARTING = "The assistant is starting. Please try again in a few seconds."
@@ -781,8 +783,38 @@ def _answer_page(settings: Settings, language: str, answer: Answer | None, error
 
 
 def run(settings: Settings) -> None:
-    """Serve the app with uvicorn on ``settings.host``:``settings.port``, with every limit in force."""
-    import uvicorn
+    """Serve the app with uvicorn on ``settings.host``:``settings.port``, with every limit in force,
+    in ``settings.worker_count`` processes.
 
+    Several processes, because an answer is CPU work in Python and in the embedding engine: one
+    process's threads share one interpreter lock, processes use every core. Each worker loads its
+    own model and reads the same index on disk (read only; a rebuilt index is picked up by each).
+    The supervisor is uvicorn's own (as ``uvicorn --workers N``): it binds the port once, starts
+    the workers with the settings (``worker_app``), restarts one that dies and stops them all.
+    """
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    workers = settings.worker_count
+    if workers == 1:
+        uvicorn.Server(uvicorn_config(worker_app(settings), settings)).run()
+        return
+    # A worker answers the supervisor's health pings only once it has imported Chroma and FastAPI:
+    # seconds on a busy machine, where uvicorn's default of 5 s would kill it as hung, again and again.
+    config = uvicorn_config(
+        functools.partial(worker_app, settings),
+        settings,
+        factory=True,
+        workers=workers,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
+    )
+    Multiprocess(config, sockets=[config.bind_socket()]).run()
+
+
+def worker_app(settings: Settings) -> FastAPI:
+    """The app in one serving process (the factory each worker calls; a spawned worker starts
+    with no logging set up, so it gets the command line's here)."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("uvicorn.access").addFilter(DropQueryStrings())
-    uvicorn.Server(uvicorn_config(create_app(settings), settings)).run()
+    return create_app(settings)
