@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     llm_base_url: str | None = None
     llm_api_key: SecretStr | None = None
     llm_timeout_s: float = 30.0
+    translation_drafts: int = Field(
+        default=500, ge=0, description="With an LLM configured: missing translations drafted per index build (0: none)."
+    )
 
     answer_cache: bool = Field(
         default=True, description="Cache answers to repeated questions (CARE_ANSWER_CACHE=false: off)."

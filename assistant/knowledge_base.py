@@ -108,10 +108,44 @@ def remove_document(settings: Settings, document_id: str) -> bool:
 
 
 def reindex(settings: Settings, embedder: CareEmbeddings | None = None) -> IndexReport:
-    """Bring the index in line with the manifest (under the index lock; only changes are embedded)."""
+    """Bring the index in line with the manifest (under the index lock; only changes are embedded).
+
+    A (re-)indexed document's statements are listed in its translation file, so staff
+    can translate them; with an LLM backend configured, the missing translations are
+    drafted and queued as ``draft`` for staff review.
+    """
     from assistant.index import build_index
 
-    return build_index(settings, embedder=embedder)
+    report = build_index(settings, embedder=embedder)
+    if report.indexed:
+        sync_translations(settings, report.indexed)
+    return report
+
+
+def sync_translations(settings: Settings, documents: Iterable[str]) -> None:
+    """List these documents' units in their translation files; draft missing ones with the LLM if configured."""
+    from assistant.ingest import IngestError, ingest_document
+    from assistant.translations import TranslationMemory, draft_missing, sync_file
+
+    wanted = set(documents)
+    for meta in load_manifest(settings):
+        if meta.id not in wanted:
+            continue
+        try:
+            chunks = ingest_document(settings.documents_dir / meta.file, meta)
+        except IngestError:
+            continue  # the index report already names the file
+        sync_file(settings.translations_dir / f"{meta.id}.yaml", meta, chunks)
+    if settings.llm_base_url and settings.translation_drafts > 0:
+        from assistant.llm import draft_translation
+
+        draft_missing(
+            TranslationMemory(settings.translations_dir),
+            lambda text, source, target: draft_translation(settings, text, source, target),
+            by=f"llm:{settings.llm_model}",
+            limit=settings.translation_drafts,
+            documents=wanted,
+        )
 
 
 def add_and_index(
