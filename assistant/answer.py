@@ -156,6 +156,7 @@ class Assistant:
             answer=body,
             citations=citations,
             municipality=analysis.municipality,
+            office_country=self._office_country(status, analysis, citations),
             pii_detected=analysis.pii,
             latency_ms=round((time.perf_counter() - started) * 1000, 2),
         )
@@ -205,6 +206,18 @@ class Assistant:
             body = self._llm_body(cfg, lang, analysis.text, citations) or body
         closing = compose.closing(lang, citations, analysis.municipality, analysis.home_country)
         return "answered", f"{body}\n\n{closing}", citations
+
+    def _office_country(self, status: Status, analysis: QuestionAnalysis, citations: list[Citation]) -> Any:
+        """The country whose municipal office the citizen should turn to (the page's "talk to a person" card).
+
+        As the answer's own pointer names it; for ``not_found`` (whose text names no office) the
+        asker's likely home country. None for crises and refusals, and when no one country is in play.
+        """
+        if status in ("answered", "referred"):
+            return self.composer.office_country(citations, analysis.country)
+        if status == "not_found":
+            return analysis.home_country
+        return None
 
     def _lexical_evidence(self) -> LexicalEvidence:
         """Word and concept evidence for the current index snapshot (built once per snapshot)."""

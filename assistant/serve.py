@@ -85,6 +85,10 @@ class ChatRequest(BaseModel):
     history: Annotated[list[HistoryTurn], Field(max_length=MAX_HISTORY_TURNS)] | None = Field(
         default=None, description="Earlier turns of this conversation, oldest first."
     )
+    language: Literal["da", "sv", "nb", "en"] | None = Field(
+        default=None,
+        description="The language chosen on the page: the answer's language unless the question is clearly in another.",
+    )
 
 
 class FeedbackRequest(BaseModel):
@@ -297,7 +301,9 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
         def _answer() -> Answer:
             assistant_ = holder.get()
             try:
-                return assistant_.answer(message, municipality=municipality, history=history)
+                return assistant_.answer(
+                    message, municipality=municipality, history=history, page_language=request.language
+                )
             except QuestionError as exc:
                 raise HTTPException(422, str(exc)) from exc
             except Exception as exc:
@@ -336,7 +342,7 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
     async def chat_stream(request: ChatRequest) -> EventSourceResponse:
         """The answer as server-sent events.
 
-        ``status`` ``{id, status, language, pii_detected}``, then ``delta`` ``{text}`` pieces
+        ``status`` ``{id, status, language, pii_detected, intent, municipality, office_country, question}``, then ``delta`` ``{text}`` pieces
         (lines and sentences, in order, joining to the full answer), then ``citations``
         ``[{n, document, title, municipality, section, period, url, text, language}]``
         (``language`` is the cited document's, from the manifest), then ``done``
@@ -355,6 +361,9 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
                         "status": answer.status,
                         "language": answer.language,
                         "pii_detected": answer.pii_detected,
+                        "intent": answer.intent,
+                        "municipality": answer.municipality,
+                        "office_country": answer.office_country,
                         # The page keeps this redacted question as history, never what was typed.
                         "question": answer.question,
                     },

@@ -200,13 +200,16 @@ def test_stream_event_order_and_payloads(live_server: Any) -> None:
     assert names.count("delta") >= 2, "the answer is streamed in pieces"
 
     status = events[0][1]
-    assert set(status) == {"id", "status", "language", "pii_detected", "question"}
+    assert set(status) == {
+        "id", "status", "language", "pii_detected", "question", "intent", "municipality", "office_country",
+    }  # fmt: skip
     done = events[-1][1]
     assert done["id"] == status["id"] and done["latency_ms"] >= 0
     text = "".join(data["text"] for name, data in events if name == "delta")
 
     reference = Answer.model_validate(httpx.post(f"{live_server.url}/api/chat", json=body, timeout=60).json())
     assert status["status"] == reference.status and status["language"] == reference.language
+    assert status["office_country"] == reference.office_country and status["intent"] == reference.intent
     assert text == reference.answer
     citations = events[-2][1]
     assert [c["n"] for c in citations] == [c.n for c in reference.citations]
@@ -214,6 +217,27 @@ def test_stream_event_order_and_payloads(live_server: Any) -> None:
     languages = {d.id: d.language for d in load_manifest(live_server.settings)}
     for c in citations:
         assert c["language"] == languages.get(c["document"])
+
+
+def test_the_page_language_is_the_answer_language_for_an_ambiguous_question(live_server: Any) -> None:
+    def ask(body: dict[str, Any]) -> dict[str, Any]:
+        r = httpx.post(f"{live_server.url}/api/chat", json=body, timeout=60)
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    assert ask({"message": "demens?", "language": "sv"})["language"] == "sv"
+    assert ask({"message": "demens?", "language": "en"})["language"] == "en"
+    # ...a question clearly in another language keeps its own
+    assert ask({"message": "Kan min mor få plads på plejehjem?", "language": "en"})["language"] == "da"
+    bad = httpx.post(f"{live_server.url}/api/chat", json={"message": "demens?", "language": "de"}, timeout=30)
+    assert bad.status_code == 422 and "language" in bad.json()["detail"]
+
+
+def test_an_own_case_answer_names_the_office_country(live_server: Any) -> None:
+    body = {"message": "Kan min mor få plads på plejehjem i Slagelse?", "language": "da"}
+    answer = httpx.post(f"{live_server.url}/api/chat", json=body, timeout=60).json()
+    assert answer["status"] == "referred" and answer["office_country"] == "DK"
+    assert "visitation" in answer["answer"]
 
 
 def test_stream_rejects_bad_input_before_streaming(live_server: Any) -> None:
@@ -309,7 +333,13 @@ def test_page_and_static_files(live_server: Any) -> None:
 
 
 class BrokenAssistant:
-    def answer(self, question: str, municipality: str | None = None, history: list[dict] | None = None) -> Answer:
+    def answer(
+        self,
+        question: str,
+        municipality: str | None = None,
+        history: list[dict] | None = None,
+        page_language: str | None = None,
+    ) -> Answer:
         raise RuntimeError(f"index exploded while reading {question!r}")
 
 
