@@ -90,6 +90,12 @@ class Settings(BaseSettings):
     staff_allow_without_login: bool = Field(
         default=False, description="Local development only: serve /staff without a login."
     )
+    retention_days: int = Field(
+        default=30,
+        ge=1,
+        description="How many days redacted questions, their answers and feedback are kept; "
+        "the citizens' privacy notice states this figure (GET /api/privacy).",
+    )
 
     @property
     def documents_dir(self) -> Path:

@@ -54,6 +54,14 @@ CREATE TABLE IF NOT EXISTS eval_runs (
 """
 
 
+# Columns added after the first release; an older database gains them when it is opened.
+_ADDED_COLUMNS = {
+    "answers": {"answer": "TEXT"},  # the answer text as the citizen saw it (built from the redacted question)
+    "feedback": {"reason": "TEXT"},  # one of FEEDBACK_REASONS, or NULL
+}
+FEEDBACK_REASONS = ("did_not_answer", "wrong_municipality", "hard_to_understand", "other")
+
+
 class UnknownAnswerError(LookupError):
     """Feedback names an answer this store never recorded."""
 
@@ -78,6 +86,11 @@ class FeedbackStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as conn:
             conn.executescript(_SCHEMA)
+            for table, columns in _ADDED_COLUMNS.items():
+                present = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
+                for name, kind in columns.items():
+                    if name not in present:
+                        conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -93,13 +106,16 @@ class FeedbackStore:
             conn.close()
 
     def record_answer(self, answer: Answer, municipality: str | None) -> None:
-        """Store one answered question (its redacted text and outcome)."""
+        """Store one answered question: its redacted text, the answer the citizen saw, and the outcome.
+
+        The answer is built from the redacted question, so it holds no personal data either.
+        """
         question = _clean(answer.question) or ""
         with self._connect() as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO answers"
-                " (id, question, status, language, municipality, pii_detected, latency_ms, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " (id, question, status, language, municipality, pii_detected, latency_ms, created_at, answer)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     answer.id,
                     question,
@@ -109,6 +125,7 @@ class FeedbackStore:
                     int(answer.pii_detected),
                     float(answer.latency_ms),
                     _now(),
+                    answer.answer,
                 ),
             )
 
@@ -117,19 +134,22 @@ class FeedbackStore:
             row = conn.execute("SELECT 1 FROM answers WHERE id = ?", (answer_id,)).fetchone()
         return row is not None
 
-    def add_feedback(self, answer_id: str, helpful: bool, comment: str | None = None) -> str:
-        """Store a thumbs up/down with an optional comment (redacted); return its id.
+    def add_feedback(self, answer_id: str, helpful: bool, comment: str | None = None, reason: str | None = None) -> str:
+        """Store a thumbs up/down with an optional reason and comment (redacted); return its id.
 
-        Raises ``UnknownAnswerError`` when ``answer_id`` was never recorded.
+        Raises ``UnknownAnswerError`` when ``answer_id`` was never recorded, ``ValueError``
+        for a reason not in ``FEEDBACK_REASONS``.
         """
+        if reason is not None and reason not in FEEDBACK_REASONS:
+            raise ValueError(f"reason must be one of {FEEDBACK_REASONS}")
         feedback_id = uuid.uuid4().hex
         cleaned = _clean(comment)
         with self._connect() as conn:
             if conn.execute("SELECT 1 FROM answers WHERE id = ?", (answer_id,)).fetchone() is None:
                 raise UnknownAnswerError(answer_id)
             conn.execute(
-                "INSERT INTO feedback (id, answer_id, helpful, comment, created_at) VALUES (?, ?, ?, ?, ?)",
-                (feedback_id, answer_id, int(bool(helpful)), cleaned, _now()),
+                "INSERT INTO feedback (id, answer_id, helpful, comment, created_at, reason) VALUES (?, ?, ?, ?, ?, ?)",
+                (feedback_id, answer_id, int(bool(helpful)), cleaned, _now(), reason),
             )
         return feedback_id
 
@@ -143,10 +163,10 @@ class FeedbackStore:
             return list(conn.execute(f"{sql} ORDER BY {order_by}", params).fetchall())
 
     def feedback(self, helpful: bool | None = None) -> list[dict[str, Any]]:
-        """Feedback, newest first, with the question and outcome it is about."""
+        """Feedback, newest first, with the question, the answer the citizen saw and its outcome."""
         sql = (
-            "SELECT f.id, f.answer_id, f.helpful, f.comment, f.created_at,"
-            " a.question, a.status, a.language, a.municipality"
+            "SELECT f.id, f.answer_id, f.helpful, f.reason, f.comment, f.created_at,"
+            " a.question, a.answer, a.status, a.language, a.municipality"
             " FROM feedback f JOIN answers a ON a.id = f.answer_id"
         )
         value = None if helpful is None else int(helpful)

@@ -5,7 +5,8 @@ Endpoints
     POST /api/chat/stream      the same answer as server-sent events:
                                ``status`` -> ``delta``... -> ``citations`` -> ``done``
     GET  /api/municipalities   the municipalities the knowledge base covers
-    POST /api/feedback         thumbs up/down and an optional comment (redacted)
+    POST /api/feedback         thumbs up/down, an optional reason and comment (redacted)
+    GET  /api/privacy          what is stored and for how many days (the privacy notice)
     GET  /healthz              liveness and whether the assistant is loaded
     GET  /                     the chat page (static files under /static)
     GET  /docs                 OpenAPI documentation
@@ -96,6 +97,9 @@ class FeedbackRequest(BaseModel):
 
     answer_id: StrictStr = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")
     helpful: StrictBool
+    reason: Literal["did_not_answer", "wrong_municipality", "hard_to_understand", "other"] | None = Field(
+        default=None, description="Why the answer did not help (with helpful=false)."
+    )
     comment: StrictStr | None = Field(default=None, max_length=MAX_COMMENT_CHARS)
 
 
@@ -109,6 +113,13 @@ class Municipality(BaseModel):
     name: str
     country: str
     documents: list[str]
+
+
+class Privacy(BaseModel):
+    """What the service stores about a conversation and for how long (the page's privacy notice)."""
+
+    retention_days: int
+    stored: list[str]
 
 
 class Health(BaseModel):
@@ -388,15 +399,23 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
 
     @app.post("/api/feedback", response_model=FeedbackResponse, status_code=201, tags=["feedback"])
     async def feedback(request: FeedbackRequest) -> FeedbackResponse:
-        """Thumbs up or down on an answer, with an optional comment (personal data is redacted)."""
+        """Thumbs up or down on an answer, with an optional reason and comment (personal data is redacted)."""
         try:
             feedback_id = await run_in_threadpool(
-                store.add_feedback, request.answer_id, request.helpful, request.comment
+                store.add_feedback, request.answer_id, request.helpful, request.comment, request.reason
             )
         except UnknownAnswerError as exc:
             raise HTTPException(404, "No answer with this id. Feedback must refer to an answer given here.") from exc
         log.info("feedback id=%s answer=%s helpful=%s", feedback_id, request.answer_id, request.helpful)
         return FeedbackResponse(id=feedback_id, answer_id=request.answer_id)
+
+    @app.get("/api/privacy", response_model=Privacy, tags=["service"])
+    async def privacy() -> Privacy:
+        """What is stored (questions with personal data removed, the answers, feedback) and for how many days."""
+        return Privacy(
+            retention_days=settings.retention_days,
+            stored=["question_redacted", "answer", "feedback_reason_and_comment_redacted"],
+        )
 
     @app.get("/healthz", response_model=Health, tags=["service"])
     async def healthz() -> Health:

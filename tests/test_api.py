@@ -101,6 +101,8 @@ def _bad_feedback_requests() -> list[tuple[str, dict[str, Any]]]:
         ("unknown answer", {"json": {"answer_id": "0" * 32, "helpful": True}}),
         ("comment wrong type", {"json": {"answer_id": "abc", "helpful": True, "comment": ["x"]}}),
         ("comment too long", {"json": {"answer_id": "abc", "helpful": True, "comment": "x" * 5000}}),
+        ("unknown reason", {"json": {"answer_id": "abc", "helpful": False, "reason": "too_slow"}}),
+        ("reason wrong type", {"json": {"answer_id": "abc", "helpful": False, "reason": 1}}),
         ("malformed JSON", {"content": b'{"answer_id": ', "headers": {"Content-Type": "application/json"}}),
         ("array body", {"json": [1]}),
     ]
@@ -283,6 +285,8 @@ def test_feedback_is_stored_redacted(live_server: Any, web_settings: Settings, s
     assert rows[0]["helpful"] is False
     assert rows[0]["answer_id"] == answer["id"]
     assert rows[0]["comment"] and "Ring til mig" in rows[0]["comment"]
+    assert rows[0]["answer"] == answer["answer"], "staff see the answer as the citizen saw it"
+    assert rows[0]["question"] == answer["question"] and CPR not in rows[0]["question"]
     assert CPR not in rows[0]["comment"] and EMAIL not in rows[0]["comment"]
     assert all(row["id"] != feedback_id for row in store.feedback(helpful=True))
     # nothing personal anywhere in the database files
@@ -300,6 +304,28 @@ def test_feedback_without_comment(live_server: Any, store: FeedbackStore) -> Non
     assert r.status_code == 201
     row = next(row for row in store.feedback(helpful=True) if row["id"] == r.json()["id"])
     assert row["comment"] is None
+
+
+@pytest.mark.parametrize("reason", ["did_not_answer", "wrong_municipality", "hard_to_understand", "other"])
+def test_feedback_with_a_reason(live_server: Any, store: FeedbackStore, reason: str) -> None:
+    answer = httpx.post(f"{live_server.url}/api/chat", json={"message": QUESTION}, timeout=60).json()
+    r = httpx.post(
+        f"{live_server.url}/api/feedback",
+        json={"answer_id": answer["id"], "helpful": False, "reason": reason},
+        timeout=10,
+    )
+    assert r.status_code == 201, r.text
+    row = next(row for row in store.feedback(helpful=False) if row["id"] == r.json()["id"])
+    assert row["reason"] == reason and row["comment"] is None and row["answer"] == answer["answer"]
+
+
+def test_privacy_states_the_configured_retention(web_settings: Settings, web_assistant: Assistant) -> None:
+    with TestClient(create_app(web_settings, web_assistant)) as c:
+        assert c.get("/api/privacy").json()["retention_days"] == 30
+    longer = web_settings.model_copy(update={"retention_days": 90})
+    with TestClient(create_app(longer, web_assistant)) as c:
+        body = c.get("/api/privacy").json()
+    assert body["retention_days"] == 90 and "question_redacted" in body["stored"]
 
 
 def test_raw_question_is_not_logged(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
@@ -375,3 +401,26 @@ def test_app_builds_its_own_assistant(web_settings: Settings, web_assistant: Ass
         r = c.post("/api/chat", json={"message": QUESTION})
         assert r.status_code == 200, r.text
         assert c.get("/healthz").json()["assistant"] == "ready"
+
+
+def test_an_older_database_gains_the_new_columns(tmp_path: Any) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as conn:  # the schema before answers kept their text and feedback a reason
+        conn.executescript(
+            "CREATE TABLE answers (id TEXT PRIMARY KEY, question TEXT NOT NULL, status TEXT NOT NULL,"
+            " language TEXT NOT NULL, municipality TEXT, pii_detected INTEGER NOT NULL DEFAULT 0,"
+            " latency_ms REAL NOT NULL DEFAULT 0, created_at TEXT NOT NULL);"
+            "CREATE TABLE feedback (id TEXT PRIMARY KEY, answer_id TEXT NOT NULL REFERENCES answers(id),"
+            " helpful INTEGER NOT NULL, comment TEXT, created_at TEXT NOT NULL);"
+            "INSERT INTO answers VALUES ('old', 'Hvad er hjemmehjælp?', 'answered', 'da', NULL, 0, 1.0, '2024-01-01');"
+        )
+    store = FeedbackStore(path)
+    store.add_feedback("old", False, None, "other")
+    old = store.feedback()[0]
+    assert old["question"] == "Hvad er hjemmehjælp?" and old["answer"] is None and old["reason"] == "other"
+    store.record_answer(Answer(id="new", question="Q", status="answered", language="da", answer="A [1]"), None)
+    assert next(r for r in store.answers() if r["id"] == "new")["status"] == "answered"
+    with pytest.raises(ValueError):
+        store.add_feedback("new", False, None, "too_slow")
