@@ -54,6 +54,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--url")
     p.set_defaults(handler=cmd_add)
 
+    p = sub.add_parser("remove", help="take a document out of the answers; final at the next `index`")
+    p.add_argument("document", help="the document id (see knowledge/manifest.yaml)")
+    p.add_argument("--undo", action="store_true", help="restore a removed document (before the next `index`)")
+    p.set_defaults(handler=cmd_remove)
+
     p = sub.add_parser("search", help="retrieve passages for a question")
     p.add_argument("question")
     p.add_argument("--k", type=int, help="how many passages (default: CARE_TOP_K)")
@@ -158,6 +163,26 @@ def cmd_add(settings: Settings, args: argparse.Namespace) -> int:
         remove_document(settings, meta.id)  # a document that cannot be read is not left half-added
         print(f"error: {meta.file} was not added", file=sys.stderr)
     return status
+
+
+def cmd_remove(settings: Settings, args: argparse.Namespace) -> int:
+    from assistant.knowledge import load_manifest, mark_removed
+
+    known = {d.id: d for d in load_manifest(settings, include_removed=True)}
+    if args.document not in known:
+        print(f"error: no document with the id {args.document!r}", file=sys.stderr)
+        return 2
+    changed = mark_removed(settings, args.document, removed=not args.undo)
+    if args.undo:
+        print(f"restored {args.document}" if changed else f"{args.document} was not removed")
+    else:
+        print(
+            f"removed {args.document} from the answers; `python -m assistant remove {args.document} --undo` "
+            "restores it until the next `python -m assistant index`, which deletes it for good"
+            if changed
+            else f"{args.document} is already removed"
+        )
+    return 0
 
 
 def _indexed_documents(settings: Settings) -> list[str]:

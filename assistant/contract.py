@@ -47,6 +47,11 @@ class DocumentMeta(BaseModel):
     contact: Contact | None = Field(
         default=None, description="The municipality's office for citizens' own cases, filled in by staff."
     )
+    removed: bool = Field(
+        default=False,
+        description="Removed by staff and no longer used in answers; taken out of the manifest (and its file "
+        "deleted) at the next index build, and until then restorable.",
+    )
 
 
 class Chunk(BaseModel):

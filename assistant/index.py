@@ -41,7 +41,7 @@ from assistant.contract import Chunk, DocumentMeta
 from assistant.embeddings import CareEmbeddings, VectorCache, default_threads, load_embeddings
 from assistant.ingest import CHUNKER_VERSION, SUPPORTED_SUFFIXES, IngestError, ingest_document
 from assistant.intents import IntentModel, load_decision_table, table_hash
-from assistant.knowledge import load_manifest
+from assistant.knowledge import load_manifest, purge_removed
 from assistant.statements import Unit, text_units
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ class IndexReport:
 def document_key(path: Path, meta: DocumentMeta, salt: str = "") -> str:
     """Changes when the file, its manifest entry or the salt (model, chunker) changes."""
     digest = hashlib.sha256(path.read_bytes())
-    digest.update(json.dumps(meta.model_dump(), sort_keys=True).encode())
+    digest.update(json.dumps(meta.model_dump(exclude={"removed"}), sort_keys=True).encode())
     digest.update(salt.encode())
     return digest.hexdigest()[:16]
 
@@ -153,6 +153,7 @@ def build_index(settings: Settings, embedder: CareEmbeddings | None = None) -> I
         state = {"collection": collection_name(settings), "documents": {}, "retired": retired}
     lazy = _LazyEmbedder(settings, embedder)
     collection = get_collection(settings)
+    purge_removed(settings)  # a staff removal becomes final at the next build
     documents = load_manifest(settings)
     _warn_unlisted_files(settings, documents, report)
 

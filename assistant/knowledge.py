@@ -19,8 +19,12 @@ class ManifestError(UserFacingError, ValueError):
     """The manifest is missing, malformed, or names a document wrongly."""
 
 
-def load_manifest(settings: Settings) -> list[DocumentMeta]:
-    """Read ``knowledge/manifest.yaml``: one entry per document."""
+def load_manifest(settings: Settings, include_removed: bool = False) -> list[DocumentMeta]:
+    """Read ``knowledge/manifest.yaml``: one entry per document.
+
+    Documents staff removed (``removed: true``, awaiting the next index build) are left
+    out unless ``include_removed``: nothing answers from them or lists them to citizens.
+    """
     path = settings.manifest_path
     if not path.exists():
         return []  # a new, empty knowledge base
@@ -38,16 +42,34 @@ def load_manifest(settings: Settings) -> list[DocumentMeta]:
     ids = [d.id for d in documents]
     if len(ids) != len(set(ids)):
         raise ManifestError(f"{path}: document ids must be unique")
-    return documents
+    return documents if include_removed else [d for d in documents if not d.removed]
+
+
+def removed_documents(settings: Settings) -> frozenset[str]:
+    """Ids of the documents marked removed (re-read only when the manifest changes)."""
+    path = settings.manifest_path
+    try:
+        version = path.stat().st_mtime_ns
+    except OSError:
+        return frozenset()
+    return _removed_ids(path, version)
+
+
+@lru_cache(maxsize=8)
+def _removed_ids(path: Path, _version: int) -> frozenset[str]:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return frozenset()
+    return frozenset(str(e.get("id")) for e in raw.get("documents") or [] if isinstance(e, dict) and e.get("removed"))
 
 
 def save_manifest(settings: Settings, documents: list[DocumentMeta]) -> None:
     """Write the manifest back atomically (used when a document is added or removed)."""
     path = settings.manifest_path
     header = [line for line in _read_lines(path) if line.startswith("#")]
-    body = yaml.safe_dump(
-        {"documents": [d.model_dump() for d in documents]}, allow_unicode=True, sort_keys=False, width=120
-    )
+    entries = [{k: v for k, v in d.model_dump().items() if k != "removed" or v} for d in documents]
+    body = yaml.safe_dump({"documents": entries}, allow_unicode=True, sort_keys=False, width=120)
     tmp = path.with_suffix(".yaml.tmp")
     tmp.write_text("\n".join(header) + ("\n" if header else "") + body, encoding="utf-8")
     tmp.replace(path)
@@ -126,7 +148,7 @@ def add_document(settings: Settings, content: bytes, meta: DocumentMeta) -> Docu
     if not _DOCUMENT_ID.match(meta.id):
         raise ManifestError(f"{meta.id!r} is not a valid document id (letters, digits, '.', '_' and '-')")
     with manifest_lock(settings):
-        documents = load_manifest(settings)
+        documents = load_manifest(settings, include_removed=True)
         owner = next((d for d in documents if d.file == name and d.id != meta.id), None)
         if owner is not None:
             raise ManifestError(f"{name}: the file already belongs to document {owner.id!r}; rename it first")
@@ -140,9 +162,9 @@ def add_document(settings: Settings, content: bytes, meta: DocumentMeta) -> Docu
 
 
 def remove_document(settings: Settings, document_id: str) -> bool:
-    """Unregister a document (and delete its file); the next index build drops its chunks."""
+    """Unregister a document (and delete its file) at once; the next index build drops its chunks."""
     with manifest_lock(settings):
-        documents = load_manifest(settings)
+        documents = load_manifest(settings, include_removed=True)
         remaining = [d for d in documents if d.id != document_id]
         if len(remaining) == len(documents):
             return False
@@ -150,3 +172,36 @@ def remove_document(settings: Settings, document_id: str) -> bool:
         save_manifest(settings, remaining)
         (settings.documents_dir / removed.file).unlink(missing_ok=True)
     return True
+
+
+def mark_removed(settings: Settings, document_id: str, removed: bool = True) -> bool:
+    """Soft delete (or undo it): the document stays in the manifest, marked, and answers leave it out.
+
+    Returns False when no document has this id or it is already in the asked state.
+    The next index build makes a removal final (:func:`purge_removed`).
+    """
+    with manifest_lock(settings):
+        documents = load_manifest(settings, include_removed=True)
+        target = next((d for d in documents if d.id == document_id), None)
+        if target is None or target.removed == removed:
+            return False
+        updated = target.model_copy(update={"removed": removed})
+        save_manifest(settings, [updated if d.id == document_id else d for d in documents])
+    return True
+
+
+def purge_removed(settings: Settings) -> list[str]:
+    """Take the documents marked removed out of the manifest and delete their files; their ids."""
+    if not removed_documents(settings):
+        return []
+    with manifest_lock(settings):
+        documents = load_manifest(settings, include_removed=True)
+        gone = [d for d in documents if d.removed]
+        if not gone:
+            return []
+        save_manifest(settings, [d for d in documents if not d.removed])
+        kept_files = {d.file for d in documents if not d.removed}
+        for doc in gone:
+            if doc.file not in kept_files:
+                (settings.documents_dir / doc.file).unlink(missing_ok=True)
+    return [d.id for d in gone]

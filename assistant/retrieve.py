@@ -36,7 +36,7 @@ from assistant.index import (
     read_state,
     statement_id,
 )
-from assistant.knowledge import load_glossary
+from assistant.knowledge import load_glossary, removed_documents
 from assistant.language import detect_language
 from assistant.lexical import BM25Index, DiacriticRestorer, Glossary, document_tokens, fold, query_tokens, words
 from assistant.statements import Unit
@@ -257,14 +257,16 @@ class Retriever:
         timings["analyse"] = _ms_since(clock)
 
         candidates: dict[str, _Candidate] = {}
+        hidden = removed_documents(self.settings)  # removed by staff, not yet re-indexed
         clock = time.perf_counter()
-        self._add_bm25(snap, question, language, concepts, self._allowed(snap, municipality, country), cfg, candidates)
+        allowed = self._allowed(snap, municipality, country, hidden)
+        self._add_bm25(snap, question, language, concepts, allowed, cfg, candidates)
         timings["bm25"] = _ms_since(clock)
         clock = time.perf_counter()
         if cfg.dense_weight > 0 and snap.statements:
             if vector is None:
                 vector = self.embedder.query_vector(question)
-            self._add_dense(snap, vector, municipality, country, cfg, candidates)
+            self._add_dense(snap, vector, municipality, country, cfg, candidates, hidden)
         timings["dense"] = _ms_since(clock)
 
         for candidate in candidates.values():
@@ -281,9 +283,13 @@ class Retriever:
             timings_ms=timings,
         )
 
-    def _allowed(self, snap: IndexSnapshot, municipality: str | None, country: str | None) -> np.ndarray:
+    def _allowed(
+        self, snap: IndexSnapshot, municipality: str | None, country: str | None, hidden: frozenset[str] = frozenset()
+    ) -> np.ndarray:
         mask = np.ones(len(snap.chunks), dtype=bool)
         for i, chunk in enumerate(snap.chunks):
+            if chunk.document in hidden:
+                mask[i] = False
             if municipality and (chunk.municipality or "").casefold() != municipality.casefold():
                 mask[i] = False
             if country and chunk.country.upper() != country.upper():
@@ -318,12 +324,13 @@ class Retriever:
         country: str | None,
         cfg: Settings,
         candidates: dict[str, _Candidate],
+        hidden: frozenset[str] = frozenset(),
     ) -> None:
         """Chroma's nearest statements; a chunk ranks by its best statement."""
         result = self._collection.query(
             query_embeddings=[np.asarray(vector, dtype=np.float32)],
             n_results=min(cfg.candidates * 3, len(snap.statements)),
-            where=self._where(snap, municipality, country),
+            where=self._where(snap, municipality, country, hidden),
             include=["distances", "metadatas"],
         )
         best: dict[str, float] = {}
@@ -337,8 +344,12 @@ class Retriever:
             candidate = candidates.setdefault(chunk.id, _Candidate(chunk))
             candidate.dense_rank, candidate.dense_score = rank, similarity
 
-    def _where(self, snap: IndexSnapshot, municipality: str | None, country: str | None) -> dict[str, Any]:
+    def _where(
+        self, snap: IndexSnapshot, municipality: str | None, country: str | None, hidden: frozenset[str] = frozenset()
+    ) -> dict[str, Any]:
         clauses: list[dict[str, Any]] = [{"doc_key": {"$in": snap.keys}}]
+        if hidden:
+            clauses.append({"document": {"$nin": sorted(hidden)}})
         if municipality:
             names = {c.municipality for c in snap.chunks if c.municipality}
             match = next((n for n in names if n.casefold() == municipality.casefold()), municipality)
