@@ -630,3 +630,36 @@ def test_group_questions_is_greedy_by_cosine() -> None:
     named = [[questions[i] for i in g] for g in groups]
     assert named == [["a", "a2"], ["b", "b2"], ["c"]]
     assert group_questions([], lambda texts: [], 0.6) == []
+
+
+def test_a_new_documents_statements_can_be_translated_from_the_console(
+    console: Client, staff_settings: Settings, tmp_path: Path
+) -> None:
+    upload = tmp_path / "nordby.md"
+    upload.write_text(
+        "# Ældreplan for Nordby Kommune (fiktiv)\n\nNordby Kommune åbner 2 nye dagcentre i 2027.\n", encoding="utf-8"
+    )
+    status, *_ = console.predict(
+        handle_file(str(upload)), "Ældreplan for Nordby Kommune (fiktiv)", "Nordby Kommune (fiktiv)", "DK", "da",
+        "plan", "2026-2029", "", "dk-nordby-aeldreplan", "en", api_name="/upload_document",
+    )  # fmt: skip
+    assert "Added" in status, status
+    *_, message = console.predict("dk-nordby-aeldreplan", "en", True, "en", api_name="/translation_units")
+    assert "choose" in message.casefold() or "0 of 0" in message  # no list of statements yet
+
+    message, coverage, _choices = console.predict("en", api_name="/sync_translations")
+    assert message.startswith(f"{len(load_manifest(staff_settings))} documents checked:") and "0 no longer" in message
+    assert any(r["document"] == "dk-nordby-aeldreplan" for r in _table(coverage))
+    table, _unit, message = console.predict("dk-nordby-aeldreplan", "en", True, "en", api_name="/translation_units")
+    rows = _table(table)
+    statement = next(r for r in rows if r["original"].startswith("Nordby Kommune åbner"))
+    assert statement["status"] == "not translated" and statement["translation"] == ""
+    message, state, *_ = console.predict(
+        "dk-nordby-aeldreplan",
+        statement["key"],
+        "en",
+        "Nordby Kommune opens 2 new day centres in 2027.",
+        "en",
+        api_name="/approve_translation",
+    )
+    assert message.startswith(f"Approved by {USER}.") and state == f"approved ({USER})"

@@ -76,7 +76,7 @@ from assistant.evals import (
 )
 from assistant.feedback import FeedbackStore
 from assistant.index import IndexReport, build_index, read_state
-from assistant.ingest import SUPPORTED_SUFFIXES
+from assistant.ingest import SUPPORTED_SUFFIXES, IngestError, ingest_document
 from assistant.knowledge import (
     ManifestError,
     add_document,
@@ -88,7 +88,7 @@ from assistant.knowledge import (
 from assistant.lexical import fold
 from assistant.privacy import redact
 from assistant.retrieve import Retriever
-from assistant.translations import TranslationMemory, fact_problems
+from assistant.translations import TranslationMemory, fact_problems, sync_file
 from assistant.trends import WeekTrend, trends_csv, weekly_trends
 
 if TYPE_CHECKING:
@@ -739,6 +739,21 @@ class StaffConsole:
         titles = {d.id: d.title for d in load_manifest(self.settings, include_removed=True)}
         files = sorted(path.stem for path in self.settings.translations_dir.glob("*.yaml"))
         return [(titles.get(doc, doc), doc) for doc in files]
+
+    def sync_translations(self, lang: str = "en") -> str:
+        """Bring every document's list of statements up to date (new documents get theirs), keeping translations."""
+        added = dropped = 0
+        documents = load_manifest(self.settings)
+        for meta in documents:
+            try:
+                chunks = ingest_document(self.settings.documents_dir / meta.file, meta)
+            except IngestError as exc:
+                return f"**{meta.file}: {exc}**"
+            counts = sync_file(self.settings.translations_dir / f"{meta.id}.yaml", meta, chunks)
+            added += counts["added"]
+            dropped += counts["dropped"]
+        self.memory.reload()
+        return say(lang, "tr_synced", documents=len(documents), added=added, dropped=dropped)
 
     def translation_coverage(self, lang: str = "en") -> pd.DataFrame:
         columns = ["document", "language", "statements", "translated", "approved"]
@@ -1511,9 +1526,16 @@ def build_console(settings: Settings, assistant: AssistantSource, language: str 
             coverage_button = words(
                 gr.Button(words.text("coverage_button", "value"), size="sm"), "coverage_button", "value"
             )
+            sync_button = words(gr.Button(words.text("tr_sync", "value"), size="sm"), "tr_sync", "value")
+            sync_message = gr.Markdown(elem_id="sync-message")
             with gr.Row(equal_height=True):
                 tr_document = words(
-                    gr.Dropdown(console.translation_documents(), label=words.text("tr_document"), value=None),
+                    gr.Dropdown(
+                        console.translation_documents(),
+                        label=words.text("tr_document"),
+                        value=None,
+                        allow_custom_value=True,
+                    ),
                     "tr_document",
                 )
                 tr_language = words(
@@ -1559,6 +1581,18 @@ def build_console(settings: Settings, assistant: AssistantSource, language: str 
                 return message, state, frame, console.translation_coverage(ui_language(ui))
 
             save_outputs = [tr_message, tr_state, tr_units, coverage]
+
+            def sync_translations(ui: str) -> tuple[Any, ...]:
+                message = console.sync_translations(ui_language(ui))
+                return (
+                    message,
+                    console.translation_coverage(ui_language(ui)),
+                    gr.update(choices=console.translation_documents()),
+                )
+
+            sync_button.click(
+                sync_translations, [lang], [sync_message, coverage, tr_document], api_name="sync_translations"
+            )
             coverage_button.click(
                 lambda ui: console.translation_coverage(ui_language(ui)),
                 [lang],
