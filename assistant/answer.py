@@ -130,7 +130,7 @@ class Assistant:
         if not history and settings is None and len((question or "").strip()) <= cfg.max_question_chars:
             # The embedding dominates an answer's cost; a repeated question skips it.
             self.retriever.refresh()
-            version = (self.retriever.snapshot.version, self.memory.version)
+            version = (self.retriever.snapshot.version, self.memory.version, self._manifest_version(cfg))
             key = cache_key(question, municipality, page_language, language, version)
             cached = self.cache.get(key)
             if cached is not None:
@@ -210,14 +210,22 @@ class Assistant:
     def _office_country(self, status: Status, analysis: QuestionAnalysis, citations: list[Citation]) -> Any:
         """The country whose municipal office the citizen should turn to (the page's "talk to a person" card).
 
-        As the answer's own pointer names it; for ``not_found`` (whose text names no office) the
-        asker's likely home country. None for crises and refusals, and when no one country is in play.
+        As the answer's own pointer names it: the country in scope or the asker's likely home
+        country, else the citations' only country. None for crises and refusals, and when no one
+        country is in play.
         """
-        if status in ("answered", "referred"):
-            return self.composer.office_country(citations, analysis.country)
-        if status == "not_found":
-            return analysis.home_country
+        if status in ("answered", "referred", "not_found"):
+            return self.composer.office_country(citations, analysis.home_country)
         return None
+
+    @staticmethod
+    def _manifest_version(cfg: Settings) -> int:
+        """Changes when staff edit the manifest (a document removed or restored, a contact added),
+        so the answer cache never serves an answer made before."""
+        try:
+            return cfg.manifest_path.stat().st_mtime_ns
+        except OSError:
+            return 0
 
     def _lexical_evidence(self) -> LexicalEvidence:
         """Word and concept evidence for the current index snapshot (built once per snapshot)."""
