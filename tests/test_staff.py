@@ -286,6 +286,9 @@ def test_knowledge_upload_remove_with_confirmation_and_undo(
     status, *_ = console.predict("en", api_name="/reindex")
     assert status.startswith("Re-indexed: 0 updated"), status
 
+    unscoped = _chat(staff_server, FJORDBY_QUESTION)  # asked before the removal (and so cached)
+    assert any(c["document"] == doc["id"] for c in unscoped["citations"]), unscoped
+
     # Removing asks first; nothing happens until it is confirmed (or is cancelled).
     message = console.predict(doc["id"], "en", api_name="/remove_document")
     assert message.startswith("**Remove “Demensplan for Fjordby Kommune (fiktiv)”?**") and "undo" in message
@@ -565,45 +568,49 @@ def test_translation_edit_and_approve_shows_to_citizens(
     from assistant.statements import text_units
 
     question = {"message": "Hvad siger den norske plan om demens?", "language": "da"}
-    before = httpx.post(staff_server.url + "/api/chat", json=question, timeout=30).json()
-    citation = next(c for c in before["citations"] if c["document"] == NORWEGIAN)
-    assert citation["translation"]["status"] == "draft"
+
+    def cited() -> dict[str, Any]:
+        answer = httpx.post(staff_server.url + "/api/chat", json=question, timeout=30).json()
+        return dict(next(c for c in answer["citations"] if c["document"] == NORWEGIAN))
+
+    citation = cited()
     keys = [unit.key for unit in text_units(citation["text"])]
 
+    def unit(key: str, ui: str = "en") -> tuple[str, str, str]:
+        source, text, state = console.predict(NORWEGIAN, key, "da", ui, api_name="/translation_unit")
+        return source, text, state
+
     # a translation that drops a number is not approved, and nothing is saved
-    dated = next(
-        k
-        for k in keys
-        if any(ch.isdigit() for ch in console.predict(NORWEGIAN, k, "da", "en", api_name="/translation_unit")[0])
-    )
-    source, text, state = console.predict(NORWEGIAN, dated, "da", "en", api_name="/translation_unit")
-    assert source in citation["text"] and text and state.startswith("draft")
+    dated = next(k for k in keys if any(ch.isdigit() for ch in unit(k)[0]))
+    source, text, state = unit(dated)
+    assert source in citation["text"] and text and state
     wrong = "".join(ch for ch in text if not ch.isdigit()).strip()
-    message, state, _units, _coverage = console.predict(
+    message, _state, _units, _coverage = console.predict(
         NORWEGIAN, dated, "da", wrong, "en", api_name="/approve_translation"
     )
     assert message.startswith("**Not approved:**") and "numbers differ" in message
-    assert console.predict(NORWEGIAN, dated, "da", "en", api_name="/translation_unit")[1] == text
+    assert unit(dated) == (source, text, state)
 
-    # an edit saved as a draft keeps the draft status and records who made it
-    edited = text + " "
+    # an edit saved as a draft is a draft, recorded with who made it; citizens see "draft"
     message, state, units, _coverage = console.predict(
-        NORWEGIAN, dated, "da", edited, "da", api_name="/save_translation_draft"
+        NORWEGIAN, dated, "da", text + " ", "da", api_name="/save_translation_draft"
     )
     assert message == f"Gemt som udkast af {USER}." and state == f"udkast ({USER})"
     assert next(r for r in _table(units) if r["nøgle"] == dated)["af"] == USER
+    assert cited()["translation"]["status"] == "draft"
+    table, _choices, _count = console.predict(NORWEGIAN, "da", True, "en", api_name="/translation_units")
+    assert dated in {r["key"] for r in _table(table)}, "the draft is listed among those to check"
 
-    # approving every statement of the passage: citizens see it as checked by staff
+    # approved again (every statement of the passage): citizens see it as checked by staff
     for key in keys:
-        _source, current, _state = console.predict(NORWEGIAN, key, "da", "en", api_name="/translation_unit")
+        _source, current, _state = unit(key)
         message, state, _units, coverage = console.predict(
             NORWEGIAN, key, "da", current, "en", api_name="/approve_translation"
         )
         assert message.startswith(f"Approved by {USER}."), message
         assert state == f"approved ({USER})"
-    after = httpx.post(staff_server.url + "/api/chat", json=question, timeout=30).json()
-    cited = next(c for c in after["citations"] if c["text"] == citation["text"])
-    assert cited["translation"]["status"] == "reviewed"
+    after = cited()
+    assert after["translation"]["status"] == "reviewed" and after["text"] == citation["text"]
     approved = next(r for r in _table(coverage) if r["document"] == NORWEGIAN and r["language"] == "da")
     assert int(approved["approved"].split()[0]) >= len(keys)
 
@@ -611,11 +618,8 @@ def test_translation_edit_and_approve_shows_to_citizens(
     data = yaml.safe_load((staff_settings.translations_dir / f"{NORWEGIAN}.yaml").read_text(encoding="utf-8"))
     entry = next(e for e in data["units"] if e["key"] == dated)
     assert entry["translations"]["da"]["status"] == "reviewed" and entry["translations"]["da"]["by"] == USER
-    assert (
-        not (REPO_ROOT / "knowledge" / "translations" / f"{NORWEGIAN}.yaml")
-        .read_text(encoding="utf-8")
-        .count(f"by: {USER}")
-    ), "the repository's knowledge base is untouched"
+    repository = (REPO_ROOT / "knowledge" / "translations" / f"{NORWEGIAN}.yaml").read_text(encoding="utf-8")
+    assert f"by: {USER}\n" not in repository, "the repository's knowledge base is untouched"
 
     message, *_ = console.predict(NORWEGIAN, dated, "da", "   ", "en", api_name="/approve_translation")
     assert message == "**Write a translation first.**"
