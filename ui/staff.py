@@ -252,9 +252,12 @@ class StaffConsole:
     ) -> tuple[str, pd.DataFrame, pd.DataFrame, dict[str, Any]]:
         """The answer as the citizen sees it, the passages in plain words, the scores and the trace."""
         forced: Language | None = language if language in LANGUAGES else None  # type: ignore[assignment]
+        assistant = self.assistant
         try:
-            answer, trace = self.assistant.answer_with_trace(
-                question or "", municipality=_blank(municipality), language=forced
+            # Settings given explicitly: always answered afresh, never from the answer cache,
+            # because staff come here for the trace.
+            answer, trace = assistant.answer_with_trace(
+                question or "", municipality=_blank(municipality), language=forced, settings=assistant.settings
             )
         except QuestionError as exc:
             return f"**{exc}**", sources_frame([], lang), passages_frame([]), {"error": str(exc)}
