@@ -93,11 +93,14 @@ class Settings(BaseSettings):
     staff_allow_without_login: bool = Field(
         default=False, description="Local development only: serve /staff without a login."
     )
+    retention_days: int = Field(
+        default=30,
+        ge=1,
+        description="How many days redacted questions, their answers and feedback are kept; "
+        "the citizens' privacy notice states this figure (GET /api/privacy).",
+    )
 
     # Operations limits (see README, "Operations limits"): hostile input is bounded, personal data ages out.
-    retention_days: int = Field(
-        default=30, ge=1, description="Stored (redacted) questions and feedback are deleted after this many days."
-    )
     max_body_bytes: int = Field(default=256 * 1024, ge=1024, description="Largest request body to the API.")
     max_staff_body_bytes: int = Field(
         default=25 * 1024 * 1024, ge=1024, description="Largest request body to /staff (document uploads)."

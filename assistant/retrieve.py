@@ -53,7 +53,7 @@ from assistant.index import (
     read_state,
     statement_id,
 )
-from assistant.knowledge import load_glossary
+from assistant.knowledge import load_glossary, removed_documents
 from assistant.language import detect_language
 from assistant.lexical import BM25Index, DiacriticRestorer, Glossary, document_tokens, fold, query_tokens, words
 from assistant.statements import Unit
@@ -394,8 +394,9 @@ class Retriever:
         timings["analyse"] = _ms_since(clock)
 
         candidates: dict[str, _Candidate] = {}
+        hidden = removed_documents(self.settings)  # removed by staff, not yet re-indexed
         clock = time.perf_counter()
-        allowed = self._allowed(snap, municipality, country)
+        allowed = self._allowed(snap, municipality, country, hidden)
         self._add_bm25(snap, question, language, concepts, allowed, cfg, candidates)
         timings["bm25"] = _ms_since(clock)
         clock = time.perf_counter()
@@ -419,9 +420,13 @@ class Retriever:
             timings_ms=timings,
         )
 
-    def _allowed(self, snap: IndexSnapshot, municipality: str | None, country: str | None) -> np.ndarray:
+    def _allowed(
+        self, snap: IndexSnapshot, municipality: str | None, country: str | None, hidden: frozenset[str] = frozenset()
+    ) -> np.ndarray:
         mask = np.ones(len(snap.chunks), dtype=bool)
         for i, chunk in enumerate(snap.chunks):
+            if chunk.document in hidden:
+                mask[i] = False
             if municipality and (chunk.municipality or "").casefold() != municipality.casefold():
                 mask[i] = False
             if country and chunk.country.upper() != country.upper():
