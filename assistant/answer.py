@@ -141,7 +141,7 @@ class Assistant:
         if not history and settings is None and len((question or "").strip()) <= cfg.max_question_chars:
             # The embedding dominates an answer's cost; a repeated question skips it.
             self.retriever.refresh()
-            version = (self.retriever.snapshot.version, self.memory.version)
+            version = (self.retriever.snapshot.version, self.memory.version, self._manifest_version(cfg))
             key = cache_key(question, municipality, page_language, language, version)
             cached = self.cache.get(key)
             if cached is not None:
@@ -167,6 +167,7 @@ class Assistant:
             answer=body,
             citations=citations,
             municipality=analysis.municipality,
+            office_country=self._office_country(status, analysis, citations),
             pii_detected=analysis.pii,
             latency_ms=round((time.perf_counter() - started) * 1000, 2),
         )
@@ -216,6 +217,26 @@ class Assistant:
             body = self._llm_body(cfg, lang, analysis.text, citations) or body
         closing = compose.closing(lang, citations, analysis.municipality, analysis.home_country)
         return "answered", f"{body}\n\n{closing}", citations
+
+    def _office_country(self, status: Status, analysis: QuestionAnalysis, citations: list[Citation]) -> Any:
+        """The country whose municipal office the citizen should turn to (the page's "talk to a person" card).
+
+        As the answer's own pointer names it: the country in scope or the asker's likely home
+        country, else the citations' only country. None for crises and refusals, and when no one
+        country is in play.
+        """
+        if status in ("answered", "referred", "not_found"):
+            return self.composer.office_country(citations, analysis.home_country)
+        return None
+
+    @staticmethod
+    def _manifest_version(cfg: Settings) -> int:
+        """Changes when staff edit the manifest (a document removed or restored, a contact added),
+        so the answer cache never serves an answer made before."""
+        try:
+            return cfg.manifest_path.stat().st_mtime_ns
+        except OSError:
+            return 0
 
     def _lexical_evidence(self) -> LexicalEvidence:
         """Word and concept evidence for the current index snapshot (built once per snapshot)."""

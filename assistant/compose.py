@@ -232,11 +232,17 @@ class Composer:
         named = {c.municipality for c in citations if c.municipality}
         unnamed = any(not c.municipality for c in citations)
         municipality = scope or (next(iter(named)) if len(named) == 1 and not unnamed else None)
-        countries = {c.country for c in citations} if not country else {country}
-        office = self._office(language, next(iter(countries)) if len(countries) == 1 else None)
+        office = self._office(language, self.office_country(citations, country))
         if municipality:
             return self.say(language, "pointer_named", municipality=municipality, office=office)
         return self.say(language, "pointer_general", office=office)
+
+    @staticmethod
+    def office_country(citations: list[Citation], country: str | None) -> str | None:
+        """The country whose office the pointer names: the one in scope, else the citations' only country."""
+        countries = {c.country for c in citations} if not country else {country}
+        found = next(iter(countries)) if len(countries) == 1 else None
+        return found if found in COUNTRIES else None
 
     def _office(self, language: str, country: str | None) -> str:
         if country in COUNTRIES:

@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     llm_base_url: str | None = None
     llm_api_key: SecretStr | None = None
     llm_timeout_s: float = 30.0
+    translation_drafts: int = Field(
+        default=500, ge=0, description="With an LLM configured: missing translations drafted per index build (0: none)."
+    )
 
     answer_cache: bool = Field(
         default=True, description="Cache answers to repeated questions (CARE_ANSWER_CACHE=false: off)."
@@ -97,11 +100,14 @@ class Settings(BaseSettings):
     staff_allow_without_login: bool = Field(
         default=False, description="Local development only: serve /staff without a login."
     )
+    retention_days: int = Field(
+        default=30,
+        ge=1,
+        description="How many days redacted questions, their answers and feedback are kept; "
+        "the citizens' privacy notice states this figure (GET /api/privacy).",
+    )
 
     # Operations limits (see README, "Operations limits"): hostile input is bounded, personal data ages out.
-    retention_days: int = Field(
-        default=30, ge=1, description="Stored (redacted) questions and feedback are deleted after this many days."
-    )
     max_body_bytes: int = Field(default=256 * 1024, ge=1024, description="Largest request body to the API.")
     max_staff_body_bytes: int = Field(
         default=25 * 1024 * 1024, ge=1024, description="Largest request body to /staff (document uploads)."

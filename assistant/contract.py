@@ -47,6 +47,11 @@ class DocumentMeta(BaseModel):
     contact: Contact | None = Field(
         default=None, description="The municipality's office for citizens' own cases, filled in by staff."
     )
+    removed: bool = Field(
+        default=False,
+        description="Removed by staff and no longer used in answers; taken out of the manifest (and its file "
+        "deleted) at the next index build, and until then restorable.",
+    )
 
 
 class Chunk(BaseModel):
@@ -135,5 +140,10 @@ class Answer(BaseModel):
     answer: str
     citations: list[Citation] = Field(default_factory=list)
     municipality: str | None = Field(default=None, description="The municipality the sources were limited to.")
+    office_country: Literal["DK", "SE", "NO"] | None = Field(
+        default=None,
+        description="The country whose municipal office (visitationen, biståndshandläggare, tildelingskontor) "
+        "a citizen should turn to, as the answer names it; None when the answer points to no one country.",
+    )
     pii_detected: bool = False
     latency_ms: float = 0.0

@@ -65,6 +65,13 @@ DELETE FROM feedback WHERE rowid NOT IN (SELECT MIN(rowid) FROM feedback GROUP B
 CREATE UNIQUE INDEX IF NOT EXISTS feedback_one_per_answer ON feedback(answer_id);
 """
 
+# Columns added after the first release; an older database gains them when it is opened.
+_ADDED_COLUMNS = {
+    "answers": {"answer": "TEXT"},  # the answer text as the citizen saw it (built from the redacted question)
+    "feedback": {"reason": "TEXT"},  # one of FEEDBACK_REASONS, or NULL
+}
+FEEDBACK_REASONS = ("did_not_answer", "wrong_municipality", "hard_to_understand", "other")
+
 
 class UnknownAnswerError(LookupError):
     """Feedback names an answer this store never recorded."""
@@ -94,6 +101,11 @@ class FeedbackStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as conn:
             conn.executescript(_SCHEMA)
+            for table, columns in _ADDED_COLUMNS.items():
+                present = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
+                for name, kind in columns.items():
+                    if name not in present:
+                        conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
             if not conn.execute(
                 "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'feedback_one_per_answer'"
             ).fetchone():
@@ -113,13 +125,16 @@ class FeedbackStore:
             conn.close()
 
     def record_answer(self, answer: Answer, municipality: str | None) -> None:
-        """Store one answered question (its redacted text and outcome)."""
+        """Store one answered question: its redacted text, the answer the citizen saw, and the outcome.
+
+        The answer is built from the redacted question, so it holds no personal data either.
+        """
         question = _clean(answer.question) or ""
         with self._connect() as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO answers"
-                " (id, question, status, language, municipality, pii_detected, latency_ms, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " (id, question, status, language, municipality, pii_detected, latency_ms, created_at, answer)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     answer.id,
                     question,
@@ -129,6 +144,7 @@ class FeedbackStore:
                     int(answer.pii_detected),
                     float(answer.latency_ms),
                     _now(),
+                    answer.answer,
                 ),
             )
 
@@ -137,13 +153,16 @@ class FeedbackStore:
             row = conn.execute("SELECT 1 FROM answers WHERE id = ?", (answer_id,)).fetchone()
         return row is not None
 
-    def add_feedback(self, answer_id: str, helpful: bool, comment: str | None = None) -> str:
-        """Store a thumbs up/down with an optional comment (redacted); return its id.
+    def add_feedback(self, answer_id: str, helpful: bool, comment: str | None = None, reason: str | None = None) -> str:
+        """Store a thumbs up/down with an optional reason and comment (redacted); return its id.
 
         Raises:
             UnknownAnswerError: ``answer_id`` was never recorded (or has been deleted).
             DuplicateFeedbackError: the answer already has feedback.
+            ValueError: ``reason`` is not one of ``FEEDBACK_REASONS``.
         """
+        if reason is not None and reason not in FEEDBACK_REASONS:
+            raise ValueError(f"reason must be one of {FEEDBACK_REASONS}")
         feedback_id = uuid.uuid4().hex
         cleaned = _clean(comment)
         with self._connect() as conn:
@@ -151,8 +170,9 @@ class FeedbackStore:
                 raise UnknownAnswerError(answer_id)
             try:
                 conn.execute(
-                    "INSERT INTO feedback (id, answer_id, helpful, comment, created_at) VALUES (?, ?, ?, ?, ?)",
-                    (feedback_id, answer_id, int(bool(helpful)), cleaned, _now()),
+                    "INSERT INTO feedback (id, answer_id, helpful, comment, created_at, reason)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (feedback_id, answer_id, int(bool(helpful)), cleaned, _now(), reason),
                 )
             except sqlite3.IntegrityError as exc:  # the unique index: the answer already has its feedback
                 raise DuplicateFeedbackError(answer_id) from exc
@@ -184,10 +204,10 @@ class FeedbackStore:
             return list(conn.execute(f"{sql} ORDER BY {order_by}", params).fetchall())
 
     def feedback(self, helpful: bool | None = None) -> list[dict[str, Any]]:
-        """Feedback, newest first, with the question and outcome it is about."""
+        """Feedback, newest first, with the question, the answer the citizen saw and its outcome."""
         sql = (
-            "SELECT f.id, f.answer_id, f.helpful, f.comment, f.created_at,"
-            " a.question, a.status, a.language, a.municipality"
+            "SELECT f.id, f.answer_id, f.helpful, f.reason, f.comment, f.created_at,"
+            " a.question, a.answer, a.status, a.language, a.municipality"
             " FROM feedback f JOIN answers a ON a.id = f.answer_id"
         )
         value = None if helpful is None else int(helpful)

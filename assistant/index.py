@@ -42,6 +42,7 @@ from assistant.embeddings import CareEmbeddings, VectorCache, default_threads, l
 from assistant.ingest import CHUNKER_VERSION, SUPPORTED_SUFFIXES, IngestError, ingest_document
 from assistant.intents import IntentModel, load_decision_table, table_hash
 from assistant.knowledge import load_manifest
+from assistant.knowledge_base import index_lock, purge_removed
 from assistant.statements import Unit, text_units
 
 log = logging.getLogger(__name__)
@@ -91,7 +92,7 @@ class IndexReport:
 def document_key(path: Path, meta: DocumentMeta, salt: str = "") -> str:
     """Changes when the file, its manifest entry or the salt (model, chunker) changes."""
     digest = hashlib.sha256(path.read_bytes())
-    digest.update(json.dumps(meta.model_dump(), sort_keys=True).encode())
+    digest.update(json.dumps(meta.model_dump(exclude={"removed"}), sort_keys=True).encode())
     digest.update(salt.encode())
     return digest.hexdigest()[:16]
 
@@ -145,7 +146,6 @@ def build_index(settings: Settings, embedder: CareEmbeddings | None = None) -> I
         embedder: an already loaded embedding model (the running service passes its own);
             loaded lazily, with every core, only if something needs embedding.
     """
-    from assistant.knowledge_base import index_lock
 
     with index_lock(settings):
         client = chroma_client(settings)
@@ -168,6 +168,7 @@ def _build(settings: Settings, embedder: CareEmbeddings | None, collection: Any)
         retired = [entry["key"] for entry in state.get("documents", {}).values()] + state.get("retired", [])
         state = {"collection": collection_name(settings), "documents": {}, "retired": retired}
     lazy = _LazyEmbedder(settings, embedder)
+    purge_removed(settings)  # a staff removal becomes final at the next build
     documents = load_manifest(settings)
     _warn_unlisted_files(settings, documents, report)
     stored = _stored_statements(collection, [entry["key"] for entry in state["documents"].values()])

@@ -26,8 +26,12 @@ class ManifestError(UserFacingError, ValueError):
     """The manifest is missing, malformed, or names a document wrongly."""
 
 
-def load_manifest(settings: Settings) -> list[DocumentMeta]:
-    """Read ``knowledge/manifest.yaml``: one entry per document."""
+def load_manifest(settings: Settings, include_removed: bool = False) -> list[DocumentMeta]:
+    """Read ``knowledge/manifest.yaml``: one entry per document.
+
+    Documents staff removed (``removed: true``, awaiting the next index build) are left
+    out unless ``include_removed``: nothing answers from them or lists them to citizens.
+    """
     path = settings.manifest_path
     if not path.exists():
         return []  # a new, empty knowledge base
@@ -45,16 +49,34 @@ def load_manifest(settings: Settings) -> list[DocumentMeta]:
     ids = [d.id for d in documents]
     if len(ids) != len(set(ids)):
         raise ManifestError(f"{path}: document ids must be unique")
-    return documents
+    return documents if include_removed else [d for d in documents if not d.removed]
+
+
+def removed_documents(settings: Settings) -> frozenset[str]:
+    """Ids of the documents marked removed (re-read only when the manifest changes)."""
+    path = settings.manifest_path
+    try:
+        version = path.stat().st_mtime_ns
+    except OSError:
+        return frozenset()
+    return _removed_ids(path, version)
+
+
+@lru_cache(maxsize=8)
+def _removed_ids(path: Path, _version: int) -> frozenset[str]:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return frozenset()
+    return frozenset(str(e.get("id")) for e in raw.get("documents") or [] if isinstance(e, dict) and e.get("removed"))
 
 
 def save_manifest(settings: Settings, documents: list[DocumentMeta]) -> None:
     """Write the manifest back atomically (used when a document is added or removed)."""
     path = settings.manifest_path
     header = [line for line in _read_lines(path) if line.startswith("#")]
-    body = yaml.safe_dump(
-        {"documents": [d.model_dump() for d in documents]}, allow_unicode=True, sort_keys=False, width=120
-    )
+    entries = [{k: v for k, v in d.model_dump().items() if k != "removed" or v} for d in documents]
+    body = yaml.safe_dump({"documents": entries}, allow_unicode=True, sort_keys=False, width=120)
     tmp = path.with_suffix(".yaml.tmp")
     tmp.write_text("\n".join(header) + ("\n" if header else "") + body, encoding="utf-8")
     tmp.replace(path)
@@ -112,19 +134,5 @@ def prompt(settings: Settings, language: str, key: str, **values: Any) -> str:
     return texts[key].format(**values)
 
 
-# Writing the knowledge base is assistant.knowledge_base's job (one writer, with its locks). These
-# names stay for callers not yet moved to it (the staff console is being rewritten in parallel).
-
-
-def add_document(settings: Settings, content: bytes, meta: DocumentMeta) -> DocumentMeta:
-    """See :func:`assistant.knowledge_base.add_document`."""
-    from assistant import knowledge_base
-
-    return knowledge_base.add_document(settings, content, meta)
-
-
-def remove_document(settings: Settings, document_id: str) -> bool:
-    """See :func:`assistant.knowledge_base.remove_document`."""
-    from assistant import knowledge_base
-
-    return knowledge_base.remove_document(settings, document_id)
+# Writing the knowledge base (add, remove, soft removal and its undo) is assistant.knowledge_base's
+# job: one writer, with its locks.

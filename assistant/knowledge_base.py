@@ -35,7 +35,7 @@ from filelock import FileLock
 
 from assistant.config import Settings
 from assistant.contract import DocumentMeta, UserFacingError
-from assistant.knowledge import ManifestError, load_manifest, save_manifest
+from assistant.knowledge import ManifestError, load_manifest, removed_documents, save_manifest
 
 if TYPE_CHECKING:
     from assistant.embeddings import CareEmbeddings
@@ -81,7 +81,7 @@ def add_document(settings: Settings, content: bytes, meta: DocumentMeta) -> Docu
     if not _DOCUMENT_ID.match(meta.id):
         raise ManifestError(f"{meta.id!r} is not a valid document id (letters, digits, '.', '_' and '-')")
     with manifest_lock(settings):
-        documents = load_manifest(settings)
+        documents = load_manifest(settings, include_removed=True)
         owner = next((d for d in documents if d.file == name and d.id != meta.id), None)
         if owner is not None:
             raise ManifestError(f"{name}: the file already belongs to document {owner.id!r}; rename it first")
@@ -95,9 +95,9 @@ def add_document(settings: Settings, content: bytes, meta: DocumentMeta) -> Docu
 
 
 def remove_document(settings: Settings, document_id: str) -> bool:
-    """Unregister a document (and delete its file); the next index build drops its chunks."""
+    """Unregister a document (and delete its file) at once; the next index build drops its chunks."""
     with manifest_lock(settings):
-        documents = load_manifest(settings)
+        documents = load_manifest(settings, include_removed=True)
         remaining = [d for d in documents if d.id != document_id]
         if len(remaining) == len(documents):
             return False
@@ -107,11 +107,80 @@ def remove_document(settings: Settings, document_id: str) -> bool:
     return True
 
 
+def mark_removed(settings: Settings, document_id: str, removed: bool = True) -> bool:
+    """Soft delete (or undo it): the document stays in the manifest, marked, and answers leave it out.
+
+    Staff get an undo this way; the next index build makes a removal final (:func:`purge_removed`).
+
+    Returns:
+        False when no document has this id or it is already in the asked state.
+    """
+    with manifest_lock(settings):
+        documents = load_manifest(settings, include_removed=True)
+        target = next((d for d in documents if d.id == document_id), None)
+        if target is None or target.removed == removed:
+            return False
+        updated = target.model_copy(update={"removed": removed})
+        save_manifest(settings, [updated if d.id == document_id else d for d in documents])
+    return True
+
+
+def purge_removed(settings: Settings) -> list[str]:
+    """Take the documents marked removed out of the manifest and delete their files; their ids."""
+    if not removed_documents(settings):
+        return []
+    with manifest_lock(settings):
+        documents = load_manifest(settings, include_removed=True)
+        gone = [d for d in documents if d.removed]
+        if not gone:
+            return []
+        save_manifest(settings, [d for d in documents if not d.removed])
+        kept_files = {d.file for d in documents if not d.removed}
+        for doc in gone:
+            if doc.file not in kept_files:
+                (settings.documents_dir / doc.file).unlink(missing_ok=True)
+    return [d.id for d in gone]
+
+
 def reindex(settings: Settings, embedder: CareEmbeddings | None = None) -> IndexReport:
-    """Bring the index in line with the manifest (under the index lock; only changes are embedded)."""
+    """Bring the index in line with the manifest (under the index lock; only changes are embedded).
+
+    A (re-)indexed document's statements are listed in its translation file, so staff
+    can translate them; with an LLM backend configured, the missing translations are
+    drafted and queued as ``draft`` for staff review.
+    """
     from assistant.index import build_index
 
-    return build_index(settings, embedder=embedder)
+    report = build_index(settings, embedder=embedder)
+    if report.indexed:
+        sync_translations(settings, report.indexed)
+    return report
+
+
+def sync_translations(settings: Settings, documents: Iterable[str]) -> None:
+    """List these documents' units in their translation files; draft missing ones with the LLM if configured."""
+    from assistant.ingest import IngestError, ingest_document
+    from assistant.translations import TranslationMemory, draft_missing, sync_file
+
+    wanted = set(documents)
+    for meta in load_manifest(settings):
+        if meta.id not in wanted:
+            continue
+        try:
+            chunks = ingest_document(settings.documents_dir / meta.file, meta)
+        except IngestError:
+            continue  # the index report already names the file
+        sync_file(settings.translations_dir / f"{meta.id}.yaml", meta, chunks)
+    if settings.llm_base_url and settings.translation_drafts > 0:
+        from assistant.llm import draft_translation
+
+        draft_missing(
+            TranslationMemory(settings.translations_dir),
+            lambda text, source, target: draft_translation(settings, text, source, target),
+            by=f"llm:{settings.llm_model}",
+            limit=settings.translation_drafts,
+            documents=wanted,
+        )
 
 
 def add_and_index(

@@ -54,7 +54,7 @@ from assistant.index import (
     read_state,
     statement_id,
 )
-from assistant.knowledge import load_glossary
+from assistant.knowledge import load_glossary, removed_documents
 from assistant.language import detect_language
 from assistant.lexical import BM25Index, DiacriticRestorer, Glossary, document_tokens, fold, query_tokens, words
 from assistant.statements import Unit
@@ -153,11 +153,13 @@ class IndexSnapshot:
         return found
 
     @cached_property
-    def chunk_places(self) -> tuple[np.ndarray, np.ndarray]:
-        """Per chunk: its municipality (casefolded, '' for none) and its country (upper case), as arrays."""
+    def chunk_places(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per chunk: its municipality (casefolded, '' for none), its country (upper case) and its
+        document id, as arrays (a question's scope is then a few vectorised comparisons)."""
         municipalities = np.asarray([(c.municipality or "").casefold() for c in self.chunks], dtype=object)
         countries = np.asarray([c.country.upper() for c in self.chunks], dtype=object)
-        return municipalities, countries
+        documents = np.asarray([c.document for c in self.chunks], dtype=object)
+        return municipalities, countries, documents
 
 
 _EMPTY = IndexSnapshot(-1, [], [], BM25Index([]), DiacriticRestorer([]), [], np.zeros((0, 1)), {}, {})
@@ -422,8 +424,9 @@ class Retriever:
         timings["analyse"] = _ms_since(clock)
 
         candidates: dict[str, _Candidate] = {}
+        hidden = removed_documents(self.settings)  # removed by staff, not yet re-indexed
         clock = time.perf_counter()
-        allowed = self._allowed(snap, municipality, country)
+        allowed = self._allowed(snap, municipality, country, hidden)
         self._add_bm25(snap, question, language, concepts, allowed, cfg, candidates)
         timings["bm25"] = _ms_since(clock)
         clock = time.perf_counter()
@@ -447,9 +450,13 @@ class Retriever:
             timings_ms=timings,
         )
 
-    def _allowed(self, snap: IndexSnapshot, municipality: str | None, country: str | None) -> np.ndarray:
+    def _allowed(
+        self, snap: IndexSnapshot, municipality: str | None, country: str | None, hidden: frozenset[str] = frozenset()
+    ) -> np.ndarray:
         mask = np.ones(len(snap.chunks), dtype=bool)
-        municipalities, countries = snap.chunk_places
+        municipalities, countries, documents = snap.chunk_places
+        if hidden:
+            mask &= ~np.isin(documents, list(hidden))
         if municipality:
             mask &= municipalities == municipality.casefold()
         if country:

@@ -5,8 +5,8 @@ Endpoints
     POST /api/chat/stream      the same answer as server-sent events:
                                ``status`` -> ``delta``... -> ``citations`` -> ``done``
     GET  /api/municipalities   the municipalities the knowledge base covers
-    POST /api/feedback         thumbs up/down and an optional comment (redacted); one per answer
-    GET  /api/privacy          what is stored, for how long, and what never is
+    POST /api/feedback         thumbs up/down, an optional reason and comment (redacted); one per answer
+    GET  /api/privacy          what is stored, for how long, and what never is (the privacy notice)
     GET  /healthz              liveness: 200 once the assistant is ready, 503 while loading or broken
     GET  /readyz               readiness: the same, saying what is wrong when it is
     GET  /                     the chat page (static files under /static)
@@ -122,6 +122,10 @@ class ChatRequest(BaseModel):
     history: Annotated[list[HistoryTurn], Field(max_length=MAX_HISTORY_TURNS)] | None = Field(
         default=None, description="Earlier turns of this conversation, oldest first."
     )
+    language: Literal["da", "sv", "nb", "en"] | None = Field(
+        default=None,
+        description="The language chosen on the page: the answer's language unless the question is clearly in another.",
+    )
 
 
 def chat_request_model(max_chars: int) -> type[ChatRequest]:
@@ -151,6 +155,9 @@ class FeedbackRequest(BaseModel):
 
     answer_id: StrictStr = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")
     helpful: StrictBool
+    reason: Literal["did_not_answer", "wrong_municipality", "hard_to_understand", "other"] | None = Field(
+        default=None, description="Why the answer did not help (with helpful=false)."
+    )
     comment: StrictStr | None = Field(default=None, max_length=MAX_COMMENT_CHARS)
 
 
@@ -461,7 +468,9 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
             if holder.check()[0] != "ready":  # a damaged index is not answered from (checked at most once a second)
                 raise AssistantUnavailable(UNAVAILABLE, RETRY_AFTER_BROKEN_S)
             try:
-                return assistant_.answer(message, municipality=municipality, history=history)
+                return assistant_.answer(
+                    message, municipality=municipality, history=history, page_language=request.language
+                )
             except QuestionError as exc:
                 raise HTTPException(422, str(exc)) from exc
             except Exception as exc:
@@ -515,7 +524,7 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
     async def chat_stream(request: ChatRequest) -> EventSourceResponse:
         """The answer as server-sent events.
 
-        ``status`` ``{id, status, language, pii_detected}``, then ``delta`` ``{text}`` pieces
+        ``status`` ``{id, status, language, pii_detected, intent, municipality, office_country, question}``, then ``delta`` ``{text}`` pieces
         (lines and sentences, in order, joining to the full answer), then ``citations``
         ``[{n, document, title, municipality, section, period, url, text, language}]``
         (``language`` is the cited document's, from the manifest), then ``done``
@@ -534,6 +543,9 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
                         "status": answer.status,
                         "language": answer.language,
                         "pii_detected": answer.pii_detected,
+                        "intent": answer.intent,
+                        "municipality": answer.municipality,
+                        "office_country": answer.office_country,
                         # The page keeps this redacted question as history, never what was typed.
                         "question": answer.question,
                     },
@@ -570,13 +582,13 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
         max_body_size=api_body,
     )
     async def feedback(request: FeedbackRequest) -> FeedbackResponse:
-        """Thumbs up or down on an answer, with an optional comment (personal data is redacted).
+        """Thumbs up or down on an answer, with an optional reason and comment (personal data is redacted).
 
         One feedback per answer: a second one gets 409.
         """
         try:
             feedback_id = await run_in_threadpool(
-                store.add_feedback, request.answer_id, request.helpful, request.comment
+                store.add_feedback, request.answer_id, request.helpful, request.comment, request.reason
             )
         except UnknownAnswerError as exc:
             raise HTTPException(404, "No answer with this id. Feedback must refer to an answer given here.") from exc
@@ -593,12 +605,12 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
             retention_days=days,
             stored=[
                 StoredItem(
-                    what="questions, with personal data removed, and how they were answered",
+                    what="questions, with personal data removed, and the answers given to them",
                     why="to find questions the plans do not answer",
                     kept_days=days,
                 ),
                 StoredItem(
-                    what="feedback on answers (helpful or not, and a comment with personal data removed)",
+                    what="feedback on answers (helpful or not, a reason, and a comment with personal data removed)",
                     why="to improve the answers",
                     kept_days=days,
                 ),

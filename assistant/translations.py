@@ -153,7 +153,9 @@ class TranslationMemory:
         self.reload()
 
 
-def draft_missing(memory: TranslationMemory, draft: Any, by: str, limit: int | None = None) -> dict[str, int]:
+def draft_missing(
+    memory: TranslationMemory, draft: Any, by: str, limit: int | None = None, documents: Iterable[str] | None = None
+) -> dict[str, int]:
     """Draft every missing translation with ``draft(text, source, target)`` and queue it for review.
 
     Args:
@@ -161,11 +163,15 @@ def draft_missing(memory: TranslationMemory, draft: Any, by: str, limit: int | N
         draft: a function that returns the translated text, or raises when it cannot.
         by: who drafted (e.g. "llm:gpt-4o-mini"), stored beside each draft.
         limit: draft at most this many (a first run over a large knowledge base can be long).
+        documents: only these documents (default: all).
 
     Returns counts of drafted and failed units.
     """
     counts = {"drafted": 0, "failed": 0}
+    only = set(documents) if documents is not None else None
     for document in memory.documents():
+        if only is not None and document not in only:
+            continue
         source = str(memory.document_language(document))
         for entry in memory.units(document):
             for language in TARGET_LANGUAGES:
@@ -229,10 +235,9 @@ def sync_file(path: Path, meta: DocumentMeta, chunks: list[Chunk]) -> dict[str, 
             }
         )
     current = {u.key for u in units}
-    _write_yaml(
-        path,
-        {"document": meta.id, "language": meta.language, "names": names, "units": entries},
-    )
+    data = {"document": meta.id, "language": meta.language, "names": names, "units": entries}
+    if not path.exists() or yaml.safe_load(path.read_text(encoding="utf-8")) != data:
+        _write_yaml(path, data)  # unchanged files are left alone (no churn in a checkout)
     return {
         "kept": sum(1 for u in units if u.key in old),
         "added": sum(1 for u in units if u.key not in old),

@@ -103,6 +103,8 @@ def _bad_feedback_requests() -> list[tuple[str, dict[str, Any]]]:
         ("unknown answer", {"json": {"answer_id": "0" * 32, "helpful": True}}),
         ("comment wrong type", {"json": {"answer_id": "abc", "helpful": True, "comment": ["x"]}}),
         ("comment too long", {"json": {"answer_id": "abc", "helpful": True, "comment": "x" * 5000}}),
+        ("unknown reason", {"json": {"answer_id": "abc", "helpful": False, "reason": "too_slow"}}),
+        ("reason wrong type", {"json": {"answer_id": "abc", "helpful": False, "reason": 1}}),
         ("malformed JSON", {"content": b'{"answer_id": ', "headers": {"Content-Type": "application/json"}}),
         ("array body", {"json": [1]}),
     ]
@@ -202,13 +204,16 @@ def test_stream_event_order_and_payloads(live_server: Any) -> None:
     assert names.count("delta") >= 2, "the answer is streamed in pieces"
 
     status = events[0][1]
-    assert set(status) == {"id", "status", "language", "pii_detected", "question"}
+    assert set(status) == {
+        "id", "status", "language", "pii_detected", "question", "intent", "municipality", "office_country",
+    }  # fmt: skip
     done = events[-1][1]
     assert done["id"] == status["id"] and done["latency_ms"] >= 0
     text = "".join(data["text"] for name, data in events if name == "delta")
 
     reference = Answer.model_validate(httpx.post(f"{live_server.url}/api/chat", json=body, timeout=60).json())
     assert status["status"] == reference.status and status["language"] == reference.language
+    assert status["office_country"] == reference.office_country and status["intent"] == reference.intent
     assert text == reference.answer
     citations = events[-2][1]
     assert [c["n"] for c in citations] == [c.n for c in reference.citations]
@@ -216,6 +221,27 @@ def test_stream_event_order_and_payloads(live_server: Any) -> None:
     languages = {d.id: d.language for d in load_manifest(live_server.settings)}
     for c in citations:
         assert c["language"] == languages.get(c["document"])
+
+
+def test_the_page_language_is_the_answer_language_for_an_ambiguous_question(live_server: Any) -> None:
+    def ask(body: dict[str, Any]) -> dict[str, Any]:
+        r = httpx.post(f"{live_server.url}/api/chat", json=body, timeout=60)
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    assert ask({"message": "demens?", "language": "sv"})["language"] == "sv"
+    assert ask({"message": "demens?", "language": "en"})["language"] == "en"
+    # ...a question clearly in another language keeps its own
+    assert ask({"message": "Kan min mor få plads på plejehjem?", "language": "en"})["language"] == "da"
+    bad = httpx.post(f"{live_server.url}/api/chat", json={"message": "demens?", "language": "de"}, timeout=30)
+    assert bad.status_code == 422 and "language" in bad.json()["detail"]
+
+
+def test_an_own_case_answer_names_the_office_country(live_server: Any) -> None:
+    body = {"message": "Kan min mor få plads på plejehjem i Slagelse?", "language": "da"}
+    answer = httpx.post(f"{live_server.url}/api/chat", json=body, timeout=60).json()
+    assert answer["status"] == "referred" and answer["office_country"] == "DK"
+    assert "visitation" in answer["answer"]
 
 
 def test_stream_rejects_bad_input_before_streaming(live_server: Any) -> None:
@@ -261,6 +287,8 @@ def test_feedback_is_stored_redacted(live_server: Any, web_settings: Settings, s
     assert rows[0]["helpful"] is False
     assert rows[0]["answer_id"] == answer["id"]
     assert rows[0]["comment"] and "Ring til mig" in rows[0]["comment"]
+    assert rows[0]["answer"] == answer["answer"], "staff see the answer as the citizen saw it"
+    assert rows[0]["question"] == answer["question"] and CPR not in rows[0]["question"]
     assert CPR not in rows[0]["comment"] and EMAIL not in rows[0]["comment"]
     assert all(row["id"] != feedback_id for row in store.feedback(helpful=True))
     # nothing personal anywhere in the database files
@@ -278,6 +306,28 @@ def test_feedback_without_comment(live_server: Any, store: FeedbackStore) -> Non
     assert r.status_code == 201
     row = next(row for row in store.feedback(helpful=True) if row["id"] == r.json()["id"])
     assert row["comment"] is None
+
+
+@pytest.mark.parametrize("reason", ["did_not_answer", "wrong_municipality", "hard_to_understand", "other"])
+def test_feedback_with_a_reason(live_server: Any, store: FeedbackStore, reason: str) -> None:
+    answer = httpx.post(f"{live_server.url}/api/chat", json={"message": QUESTION}, timeout=60).json()
+    r = httpx.post(
+        f"{live_server.url}/api/feedback",
+        json={"answer_id": answer["id"], "helpful": False, "reason": reason},
+        timeout=10,
+    )
+    assert r.status_code == 201, r.text
+    row = next(row for row in store.feedback(helpful=False) if row["id"] == r.json()["id"])
+    assert row["reason"] == reason and row["comment"] is None and row["answer"] == answer["answer"]
+
+
+def test_privacy_states_the_configured_retention(web_settings: Settings, web_assistant: Assistant) -> None:
+    with TestClient(create_app(web_settings, web_assistant)) as c:
+        assert c.get("/api/privacy").json()["retention_days"] == 30
+    longer = web_settings.model_copy(update={"retention_days": 90})
+    with TestClient(create_app(longer, web_assistant)) as c:
+        body = c.get("/api/privacy").json()
+    assert body["retention_days"] == 90 and all(item["kept_days"] == 90 for item in body["stored"])
 
 
 def test_raw_question_is_not_logged(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
@@ -311,7 +361,13 @@ def test_page_and_static_files(live_server: Any) -> None:
 
 
 class BrokenAssistant:
-    def answer(self, question: str, municipality: str | None = None, history: list[dict] | None = None) -> Answer:
+    def answer(
+        self,
+        question: str,
+        municipality: str | None = None,
+        history: list[dict] | None = None,
+        page_language: str | None = None,
+    ) -> Answer:
         raise RuntimeError(f"index exploded while reading {question!r}")
 
 
@@ -436,3 +492,26 @@ def test_the_form_without_javascript_posts_and_gets_an_answer_page(client: TestC
     assert 'href="/"' in r.text
     empty = client.post("/", data={"question": "  "})
     assert empty.status_code == 422 and "empty" in empty.text
+
+
+def test_an_older_database_gains_the_new_columns(tmp_path: Any) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as conn:  # the schema before answers kept their text and feedback a reason
+        conn.executescript(
+            "CREATE TABLE answers (id TEXT PRIMARY KEY, question TEXT NOT NULL, status TEXT NOT NULL,"
+            " language TEXT NOT NULL, municipality TEXT, pii_detected INTEGER NOT NULL DEFAULT 0,"
+            " latency_ms REAL NOT NULL DEFAULT 0, created_at TEXT NOT NULL);"
+            "CREATE TABLE feedback (id TEXT PRIMARY KEY, answer_id TEXT NOT NULL REFERENCES answers(id),"
+            " helpful INTEGER NOT NULL, comment TEXT, created_at TEXT NOT NULL);"
+            "INSERT INTO answers VALUES ('old', 'Hvad er hjemmehjælp?', 'answered', 'da', NULL, 0, 1.0, '2024-01-01');"
+        )
+    store = FeedbackStore(path)
+    store.add_feedback("old", False, None, "other")
+    old = store.feedback()[0]
+    assert old["question"] == "Hvad er hjemmehjælp?" and old["answer"] is None and old["reason"] == "other"
+    store.record_answer(Answer(id="new", question="Q", status="answered", language="da", answer="A [1]"), None)
+    assert next(r for r in store.answers() if r["id"] == "new")["status"] == "answered"
+    with pytest.raises(ValueError):
+        store.add_feedback("new", False, None, "too_slow")

@@ -7,7 +7,8 @@ from pathlib import Path
 from assistant.config import Settings
 from assistant.contract import DocumentMeta
 from assistant.index import build_index, get_collection, read_state
-from assistant.knowledge import add_document, remove_document
+from assistant.knowledge import load_manifest, municipalities
+from assistant.knowledge_base import add_document, mark_removed, remove_document
 from assistant.retrieve import Retriever
 
 
@@ -124,3 +125,66 @@ def test_the_cli_explains_a_missing_index_without_a_traceback(tmp_path: Path) ->
     )
     assert done.returncode == 2
     assert "run `python -m assistant index`" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_removed_document_leaves_the_answers_at_once_and_undo_restores_it(fictional_kb: Settings, embedder) -> None:  # type: ignore[no-untyped-def]
+    add_document(fictional_kb, b"# Demens\n\nFjordby holder demenscafe hver tirsdag.\n", _meta("cafe.md"))
+    other = _meta("aflastning.md").model_copy(update={"municipality": "Nordby Kommune (fiktiv)"})
+    add_document(fictional_kb, b"# Aflastning\n\nNordby tilbyder aflastning til pa\xc3\xa5r\xc3\xb8rende.\n", other)
+    build_index(fictional_kb, embedder=embedder)
+    retriever = Retriever(fictional_kb, embedder=embedder)
+    assert retriever.search("demenscafe tirsdag", k=1).passages[0].document == "cafe"
+    key_before = read_state(fictional_kb)["documents"]["cafe"]["key"]
+
+    assert mark_removed(fictional_kb, "cafe") is True
+    assert mark_removed(fictional_kb, "cafe") is False  # already removed
+    # still in the manifest, marked, with its file; but no answer and no citizen list uses it
+    assert [d.id for d in load_manifest(fictional_kb, include_removed=True) if d.removed] == ["cafe"]
+    assert "removed: true" in fictional_kb.manifest_path.read_text(encoding="utf-8")
+    assert (fictional_kb.documents_dir / "cafe.md").exists()
+    assert [d.id for d in load_manifest(fictional_kb)] == ["aflastning"]
+    assert [m["name"] for m in municipalities(load_manifest(fictional_kb))] == ["Nordby Kommune (fiktiv)"]
+    assert all(p.document != "cafe" for p in retriever.search("demenscafe tirsdag", k=5).passages)
+    assert all(
+        p.document != "cafe"
+        for p in retriever.search("demenscafe", k=5, municipality="Fjordby Kommune (fiktiv)").passages
+    )
+
+    assert mark_removed(fictional_kb, "cafe", removed=False) is True  # undo
+    assert retriever.search("demenscafe tirsdag", k=1).passages[0].document == "cafe"
+    assert "removed:" not in fictional_kb.manifest_path.read_text(encoding="utf-8")
+    unchanged = build_index(fictional_kb, embedder=embedder)
+    assert "cafe" in unchanged.unchanged and read_state(fictional_kb)["documents"]["cafe"]["key"] == key_before
+
+    # the next index build makes a removal final: out of the manifest, its file deleted, its chunks dropped
+    mark_removed(fictional_kb, "cafe")
+    final = build_index(fictional_kb, embedder=embedder)
+    assert final.removed == ["cafe"]
+    assert [d.id for d in load_manifest(fictional_kb, include_removed=True)] == ["aflastning"]
+    assert not (fictional_kb.documents_dir / "cafe.md").exists()
+    assert mark_removed(fictional_kb, "cafe", removed=False) is False  # nothing left to restore
+
+
+def test_the_cli_removes_and_restores(fictional_kb: Settings) -> None:
+    import subprocess
+    import sys
+
+    add_document(fictional_kb, b"# Demens\n\nFjordby holder demenscafe.\n", _meta("cafe.md"))
+    env = {"CARE_KNOWLEDGE_DIR": str(fictional_kb.knowledge_dir), "CARE_DATA_DIR": str(fictional_kb.data_dir)}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "assistant", *args],
+            capture_output=True,
+            text=True,
+            env={**env, "PATH": "/usr/bin:/bin"},
+        )
+
+    done = cli("remove", "cafe")
+    assert done.returncode == 0 and "--undo" in done.stdout, done.stderr
+    assert load_manifest(fictional_kb) == [] and load_manifest(fictional_kb, include_removed=True)[0].removed
+    done = cli("remove", "cafe", "--undo")
+    assert done.returncode == 0 and "restored cafe" in done.stdout
+    assert [d.id for d in load_manifest(fictional_kb)] == ["cafe"]
+    missing = cli("remove", "nothing-here")
+    assert missing.returncode == 2 and "no document" in missing.stderr

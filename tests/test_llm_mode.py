@@ -19,6 +19,7 @@ from pydantic import SecretStr
 from assistant.config import Settings
 
 QUESTION = "Hvad gør kommunen for borgere med demens og deres pårørende?"
+ECHO = "<echo>"
 
 
 class _FakeModel:
@@ -41,13 +42,16 @@ def fake_model() -> Iterator[tuple[_FakeModel, str]]:
                 self.end_headers()
                 self.wfile.write(b'{"error": {"message": "backend down"}}')
                 return
+            content = model.reply
+            if content == ECHO:  # a faithful "translation": the text itself, marked
+                content = "EN: " + str(body["messages"][-1]["content"])
             payload = {
                 "id": "chatcmpl-test",
                 "object": "chat.completion",
                 "created": 0,
                 "model": body.get("model", "test"),
                 "choices": [
-                    {"index": 0, "message": {"role": "assistant", "content": model.reply}, "finish_reason": "stop"}
+                    {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
                 ],
                 "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
             }
@@ -106,3 +110,34 @@ def test_an_ungrounded_or_failing_model_falls_back_to_the_composed_answer(
     assert answer.status == "answered" and answer.citations
     assert answer.answer == composed.answer
     assert "40 nye plejeboliger" not in answer.answer
+
+
+def test_a_new_documents_statements_are_drafted_for_review(fictional_kb, fake_model) -> None:  # type: ignore[no-untyped-def]
+    """Staff add a document; with an LLM configured its statements arrive in the translation memory as drafts."""
+    from assistant.contract import DocumentMeta
+    from assistant.knowledge_base import add_and_index
+    from assistant.translations import TranslationMemory
+
+    model, url = fake_model
+    model.reply = ECHO
+    settings = _llm_settings(fictional_kb, url).model_copy(update={"translation_drafts": 100})
+    meta = DocumentMeta(
+        id="fjordby-demens",
+        file="fjordby-demens.md",
+        title="Fjordby demensplan (fiktiv)",
+        municipality="Fjordby Kommune (fiktiv)",
+        country="DK",
+        language="da",
+        period="2031-2034",
+    )
+    text = "# Demens\n\nFjordby åbner en demenscafé i 2032.\n\nPårørende får tilbud om samtaler.\n"
+    report = add_and_index(settings, text.encode(), meta)
+    assert report.indexed == ["fjordby-demens"]
+    memory = TranslationMemory(settings.translations_dir)
+    units = memory.units("fjordby-demens")
+    assert any("2032" in str(u["source"]) for u in units)
+    for unit in units:
+        for language in ("sv", "nb", "en"):
+            found = memory.get(str(unit["key"]), language)
+            assert found is not None and found.status == "draft" and found.by.startswith("llm:"), (unit, language)
+    assert len(model.requests) == 3 * len(units)

@@ -30,6 +30,7 @@ from tests.conftest_web import LiveServer, serve_in_thread
 from ui.staff import group_questions
 
 USER = "staff"
+CPR = "070761-4285"
 PASSWORD = "not-the-default-4711"
 FJORDBY = "Fjordby Kommune (fiktiv)"
 FJORDBY_DOC = """# Demensplan for Fjordby Kommune (fiktiv)
@@ -123,35 +124,49 @@ def test_staff_is_not_served_without_credentials(staff_settings: Settings, staff
 
 
 def test_test_answer_shows_answer_and_trace(console: Client) -> None:
-    answer, passages, details = console.predict("Hvilken støtte kan pårørende få?", "", "auto", api_name="/test_answer")
+    answer, sources, passages, details = console.predict(
+        "Hvilken støtte kan pårørende få?", "", "auto", "en", api_name="/test_answer"
+    )
     assert details["status"] == "answered"
     assert details["language"] == "da"
-    assert "[1]" in answer
+    assert answer.startswith("*Outcome: answered*") and "[1]" in answer
     assert details["expanded_query"].startswith("Hvilken støtte kan pårørende få?")
     assert details["concepts"], details
     assert {"bm25", "dense", "total"} <= set(details["timings_ms"])
     assert details["best_statement_similarity"] > 0.7 and details["reason"] == "answerable"
     assert details["intent"] == "plan_info" and details["statements"]
+    # in plain words: no scores
+    plain = _table(sources)
+    assert list(plain[0]) == ["#", "title", "municipality", "section", "passage"]
+    # the scores, for technical staff (under "details")
     rows = _table(passages)
-    assert len(rows) == 5
+    assert len(rows) == len(plain) == 5
     assert [r["rank"] for r in rows] == [1, 2, 3, 4, 5]
     assert any(r["BM25 rank"] != "" for r in rows) and any(r["dense rank"] != "" for r in rows)
     assert all(float(r["fused score"]) > 0 for r in rows)
     assert details["citations"][0]["document"] in {r["document"] for r in rows}
 
 
+def test_test_answer_in_the_consoles_languages(console: Client) -> None:
+    answer, sources, _passages, _details = console.predict(
+        "Hvilken støtte kan pårørende få?", "", "auto", "da", api_name="/test_answer"
+    )
+    assert answer.startswith("*Udfald: besvaret*")
+    assert list(_table(sources)[0]) == ["#", "titel", "kommune", "afsnit", "uddrag"]
+    answer, *_ = console.predict("Hvilken støtte kan pårørende få?", "", "auto", "sv", api_name="/test_answer")
+    assert answer.startswith("*Utfall: besvarad*")
+
+
 def test_test_answer_language_override_and_errors(console: Client) -> None:
-    _answer, _passages, details = console.predict("Hvilken støtte kan pårørende få?", "", "sv", api_name="/test_answer")
+    *_, details = console.predict("Hvilken støtte kan pårørende få?", "", "sv", "en", api_name="/test_answer")
     assert details["language"] == "sv" and details["language_forced"] is True
     # The override lasts for that one call only.
-    _answer, _passages, details = console.predict(
-        "Hvilken støtte kan pårørende få?", "", "auto", api_name="/test_answer"
-    )
+    *_, details = console.predict("Hvilken støtte kan pårørende få?", "", "auto", "en", api_name="/test_answer")
     assert details["language"] == "da"
-    answer, passages, details = console.predict("   ", "", "auto", api_name="/test_answer")
-    assert "empty" in answer and "error" in details and not passages["data"]
-    answer, _passages, details = console.predict(
-        "Hvad koster en plejehjemsplads om måneden?", "Slagelse Kommune", "auto", api_name="/test_answer"
+    answer, sources, passages, details = console.predict("   ", "", "auto", "en", api_name="/test_answer")
+    assert "empty" in answer and "error" in details and not passages["data"] and not sources["data"]
+    *_, details = console.predict(
+        "Hvad koster en plejehjemsplads om måneden?", "Slagelse Kommune", "auto", "en", api_name="/test_answer"
     )
     assert details["status"] == "referred" and details["intent"] == "own_case"
 
@@ -219,13 +234,27 @@ def test_compare_with_another_model_uses_its_own_index(console: Client, staff_se
 # --------------------------------------------------------------------------- 3. knowledge
 
 
-def test_knowledge_upload_is_answerable_from_the_citizen_api(
+def _chat(server: LiveServer, message: str, municipality: str | None = None) -> dict[str, Any]:
+    body = {"message": message, "municipality": municipality, "language": "da"}
+    response = httpx.post(server.url + "/api/chat", json=body, timeout=30)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def _municipalities(server: LiveServer) -> set[str]:
+    return {m["name"] for m in httpx.get(server.url + "/api/municipalities", timeout=10).json()}
+
+
+FJORDBY_QUESTION = "Hvad tilbyder Fjordby borgere med demens og deres pårørende?"
+
+
+def test_knowledge_upload_remove_with_confirmation_and_undo(
     console: Client, staff_server: LiveServer, staff_settings: Settings, tmp_path: Path
 ) -> None:
-    status, documents, *_ = console.predict(api_name="/documents")
+    documents, *_ = console.predict("en", api_name="/documents")
     rows = _table(documents)
     assert len(rows) == len(load_manifest(staff_settings)) >= 5
-    assert all(int(r["chunks"]) > 0 and r["indexed"] == "yes" for r in rows)
+    assert all(int(r["passages"]) > 0 and r["state"] == "in use" for r in rows)
 
     upload = tmp_path / "demenscafe.md"
     upload.write_text(FJORDBY_DOC, encoding="utf-8")
@@ -239,41 +268,80 @@ def test_knowledge_upload_is_answerable_from_the_citizen_api(
         "2025-2028",
         "https://fjordby.example/demens",
         "",
+        "en",
         api_name="/upload_document",
     )
     assert "Added" in status, status
     doc = next(r for r in _table(documents) if r["municipality"] == FJORDBY)
-    assert int(doc["chunks"]) >= 1 and doc["indexed"] == "yes" and doc["period"] == "2025-2028"
+    assert int(doc["passages"]) >= 1 and doc["state"] == "in use" and doc["period"] == "2025-2028"
     assert (staff_settings.documents_dir / doc["file"]).exists()
     assert not (REPO_ROOT / "knowledge" / "documents" / doc["file"]).exists()
 
     # The same running service answers from it at once, without a restart.
-    chat = httpx.post(
-        staff_server.url + "/api/chat",
-        json={"message": "Hvad tilbyder Fjordby borgere med demens og deres pårørende?", "municipality": FJORDBY},
-        timeout=30,
-    )
-    assert chat.status_code == 200, chat.text
-    body = chat.json()
+    body = _chat(staff_server, FJORDBY_QUESTION, FJORDBY)
     assert body["status"] == "answered", body
     assert body["citations"][0]["document"] == doc["id"]
     assert "demenscaf" in body["answer"].casefold() and "Fjordby" in body["answer"]
-    municipalities = httpx.get(staff_server.url + "/api/municipalities", timeout=10).json()
-    assert FJORDBY in {m["name"] for m in municipalities}
+    assert FJORDBY in _municipalities(staff_server)
 
     # Re-indexing with nothing changed embeds nothing.
-    status, *_ = console.predict(api_name="/reindex")
-    assert "0 (re)indexed" in status
+    status, *_ = console.predict("en", api_name="/reindex")
+    assert status.startswith("Re-indexed: 0 updated"), status
 
-    # Removing it takes it out of the citizens' answers.
-    status, documents, *_ = console.predict(doc["id"], api_name="/remove_document")
-    assert "Removed" in status and doc["id"] not in {r["id"] for r in _table(documents)}
-    chat = httpx.post(
-        staff_server.url + "/api/chat",
-        json={"message": "Hvad tilbyder Fjordby borgere med demens og deres pårørende?"},
-        timeout=30,
-    )
-    assert all(c["document"] != doc["id"] for c in chat.json()["citations"])
+    unscoped = _chat(staff_server, FJORDBY_QUESTION)  # asked before the removal (and so cached)
+    assert any(c["document"] == doc["id"] for c in unscoped["citations"]), unscoped
+
+    # Removing asks first; nothing happens until it is confirmed (or is cancelled).
+    message = console.predict(doc["id"], "en", api_name="/remove_document")
+    assert message.startswith("**Remove “Demensplan for Fjordby Kommune (fiktiv)”?**") and "undo" in message
+    assert doc["id"] in [d.id for d in load_manifest(staff_settings)]
+    message = console.predict("en", api_name="/cancel_remove")
+    assert message == "Nothing was removed."
+    assert _chat(staff_server, FJORDBY_QUESTION, FJORDBY)["status"] == "answered"
+
+    message, documents, *_ = console.predict(doc["id"], "en", api_name="/confirm_remove")
+    assert message.startswith("Removed **Demensplan for Fjordby Kommune (fiktiv)**") and "undo" in message
+    shown = next(r for r in _table(documents) if r["id"] == doc["id"])
+    assert shown["state"].startswith("removed")
+    kept = next(d for d in load_manifest(staff_settings, include_removed=True) if d.id == doc["id"])
+    assert kept.removed and (staff_settings.documents_dir / doc["file"]).exists(), "a soft delete"
+    # ...out of the citizens' answers and municipality list at once
+    assert all(c["document"] != doc["id"] for c in _chat(staff_server, FJORDBY_QUESTION)["citations"])
+    assert FJORDBY not in _municipalities(staff_server)
+    message = console.predict(doc["id"], "en", api_name="/remove_document")
+    assert "already removed" in message
+
+    # Undo puts it back, with nothing to re-embed.
+    message, documents, *_ = console.predict(doc["id"], "en", api_name="/undo_remove")
+    assert message == "**Demensplan for Fjordby Kommune (fiktiv)** is back in the answers."
+    assert next(r for r in _table(documents) if r["id"] == doc["id"])["state"] == "in use"
+    assert _chat(staff_server, FJORDBY_QUESTION, FJORDBY)["citations"][0]["document"] == doc["id"]
+    assert FJORDBY in _municipalities(staff_server)
+    status, *_ = console.predict("en", api_name="/reindex")
+    assert status.startswith("Re-indexed: 0 updated"), status
+
+    # A removal becomes final at the next re-index: then it can no longer be undone.
+    console.predict(doc["id"], "da", api_name="/confirm_remove")
+    status, documents, *_ = console.predict("en", api_name="/reindex")
+    assert "1 removed for good" in status, status
+    assert doc["id"] not in {r["id"] for r in _table(documents)}
+    assert doc["id"] not in [d.id for d in load_manifest(staff_settings, include_removed=True)]
+    assert not (staff_settings.documents_dir / doc["file"]).exists()
+    message, *_ = console.predict(doc["id"], "en", api_name="/undo_remove")
+    assert "can no longer be restored" in message
+    assert all(c["document"] != doc["id"] for c in _chat(staff_server, FJORDBY_QUESTION)["citations"])
+
+
+def test_knowledge_messages_in_the_consoles_languages(console: Client) -> None:
+    message = console.predict(None, "da", api_name="/remove_document")
+    assert message == "**Vælg et dokument først.**"
+    message = console.predict("se-soderhamn-omvardnad-2-1", "sv", api_name="/remove_document")
+    assert message.startswith("**Ta bort ”Omvårdnad 2.1")
+    message = console.predict("nb", api_name="/cancel_remove")
+    assert message == "Ingenting ble fjernet."
+    documents, *_ = console.predict("nb", api_name="/documents")
+    assert {"tittel", "kommune", "tilstand"} <= set(_table(documents)[0])
+    assert _table(documents)[0]["tilstand"] == "i bruk"
 
 
 def test_knowledge_ingestion_error_is_shown_and_nothing_kept(
@@ -284,7 +352,17 @@ def test_knowledge_ingestion_error_is_shown_and_nothing_kept(
     broken = tmp_path / "broken.pdf"
     broken.write_bytes(b"%PDF-1.7\nthis is not a PDF at all")
     status, documents, *_ = console.predict(
-        handle_file(str(broken)), "Broken plan", FJORDBY, "DK", "da", "plan", "", "", "", api_name="/upload_document"
+        handle_file(str(broken)),
+        "Broken plan",
+        FJORDBY,
+        "DK",
+        "da",
+        "plan",
+        "",
+        "",
+        "",
+        "en",
+        api_name="/upload_document",
     )
     assert "was not added" in status, status
     assert [d.id for d in load_manifest(staff_settings)] == before
@@ -292,7 +370,7 @@ def test_knowledge_ingestion_error_is_shown_and_nothing_kept(
     plan = tmp_path / "plan.md"
     plan.write_text(FJORDBY_DOC, encoding="utf-8")
     status, *_ = console.predict(
-        handle_file(str(plan)), "", FJORDBY, "DK", "da", "plan", "", "", "", api_name="/upload_document"
+        handle_file(str(plan)), "", FJORDBY, "DK", "da", "plan", "", "", "", "en", api_name="/upload_document"
     )
     assert "title" in status  # the metadata is checked before anything is written
     assert [d.id for d in load_manifest(staff_settings)] == before
@@ -320,7 +398,7 @@ def test_upload_type_is_checked_from_content_and_refusals_are_not_kept(
     upload = tmp_path / unique
     upload.write_bytes(content)
     status, *_ = console.predict(
-        handle_file(str(upload)), "Plan", FJORDBY, "DK", "da", "plan", "", "", "", api_name="/upload_document"
+        handle_file(str(upload)), "Plan", FJORDBY, "DK", "da", "plan", "", "", "", "en", api_name="/upload_document"
     )
     assert reason in status, status
     assert [d.id for d in load_manifest(staff_settings)] == before
@@ -428,7 +506,9 @@ def test_evals_bad_dataset_is_reported(console: Client, tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- 5. feedback and gaps
 
 
-def test_feedback_and_gaps(console: Client, staff_server: LiveServer) -> None:
+def test_feedback_shows_the_question_the_answer_seen_the_reason_and_the_comment(
+    console: Client, staff_server: LiveServer
+) -> None:
     def chat(message: str) -> dict[str, Any]:
         response = httpx.post(staff_server.url + "/api/chat", json={"message": message}, timeout=30)
         assert response.status_code == 200
@@ -438,24 +518,186 @@ def test_feedback_and_gaps(console: Client, staff_server: LiveServer) -> None:
     other = "Hvad er telefonnummeret til hjemmeplejen?"
     for question in [*prices, other]:
         assert chat(question)["status"] in ("not_found", "referred"), question
-    answered = chat("Hvilken støtte kan pårørende få?")
+    answered = chat(f"Min mor har CPR {CPR}. Hvilken støtte kan pårørende få?")
     feedback = httpx.post(
         staff_server.url + "/api/feedback",
-        json={"answer_id": answered["id"], "helpful": False, "comment": "Svaret nævner ikke aflastning"},
+        json={
+            "answer_id": answered["id"],
+            "helpful": False,
+            "reason": "hard_to_understand",
+            "comment": "Svaret nævner ikke aflastning",
+        },
         timeout=10,
     )
     assert feedback.status_code == 201
+    helpful = chat("Hvad gør kommunen for borgere med demens?")
+    httpx.post(staff_server.url + "/api/feedback", json={"answer_id": helpful["id"], "helpful": True}, timeout=10)
 
-    down, gaps, summary = console.predict(0.94, api_name="/feedback_gaps")
-    down_rows = _table(down)
-    assert down_rows[0]["comment"] == "Svaret nævner ikke aflastning"
-    assert down_rows[0]["question"] == "Hvilken støtte kan pårørende få?"
+    table, gaps, summary, _choice = console.predict(0.94, True, "en", api_name="/feedback_gaps")
+    rows = _table(table)
+    assert all(r["helpful"] == "no" for r in rows), "only answers that did not help"
+    row = rows[0]
+    assert row["comment"] == "Svaret nævner ikke aflastning"
+    assert row["reason"] == "hard to understand"
+    assert row["question"] == answered["question"] and CPR not in row["question"]
+    assert " ".join(answered["answer"].split())[:100] in row["answer shown"]
+    assert row["outcome"] == {"answered": "answered", "referred": "referred to the municipality"}[answered["status"]]
     groups = _table(gaps)
     price_group = next(g for g in groups if prices[0] in g["examples"])
     assert prices[1] in price_group["examples"] and other not in price_group["examples"]
-    assert int(price_group["size"]) >= 2
-    assert sum(int(g["size"]) for g in groups) >= 3
-    assert "thumbs-down" in summary and "did not answer" in summary
+    assert int(price_group["questions"]) >= 2
+    assert sum(int(g["questions"]) for g in groups) >= 3
+    assert "did not help" in summary and "did not answer" in summary
+
+    # read one in full: the whole answer as the citizen saw it
+    entry = console.predict(feedback.json()["id"], "en", api_name="/feedback_entry")
+    assert f"**Question:** {answered['question']}" in entry
+    assert "**Reason:** hard to understand" in entry and "Svaret nævner ikke aflastning" in entry
+    last_line = answered["answer"].strip().splitlines()[-1]
+    assert last_line in entry
+    assert CPR not in entry
+
+    # all feedback, and in Danish
+    table, _gaps, summary, _choice = console.predict(0.94, False, "da", api_name="/feedback_gaps")
+    every = _table(table)
+    assert {r["nyttigt"] for r in every} == {"ja", "nej"}
+    assert next(r for r in every if r["kommentar"] == "Svaret nævner ikke aflastning")["grund"] == "svært at forstå"
+    assert "tilbagemeldinger" in summary
+    entry = console.predict(feedback.json()["id"], "sv", api_name="/feedback_entry")
+    assert "**Orsak:** svårt att förstå" in entry
+
+
+def test_trends_per_week_with_csv_export(console: Client, staff_server: LiveServer) -> None:
+    from datetime import UTC, datetime
+
+    before, *_ = console.predict(52, "en", api_name="/trends")
+    this_week = datetime.now(UTC).strftime("%G-W%V")
+    earlier = {r["week"]: r for r in _table(before)}.get(this_week, {"questions": 0, "not found": 0, "feedback": 0})
+
+    answered = _chat(staff_server, "Hvilken støtte kan pårørende få?")
+    missing = _chat(staff_server, "Hvad siger planerne om parkeringsbøder i Aarhus?")
+    assert missing["status"] == "not_found", missing
+    for answer, helpful in ((answered, True), (missing, False)):
+        response = httpx.post(
+            staff_server.url + "/api/feedback", json={"answer_id": answer["id"], "helpful": helpful}, timeout=10
+        )
+        assert response.status_code == 201
+
+    table, plot, csv_file, message = console.predict(52, "en", api_name="/trends")
+    rows = _table(table)
+    assert list(rows[0]) == [
+        "week", "questions", "answered", "referred", "not found", "not-found rate", "feedback", "found it helpful",
+    ]  # fmt: skip
+    now = next(r for r in rows if r["week"] == this_week)
+    assert int(now["questions"]) == int(earlier["questions"]) + 2
+    assert int(now["not found"]) == int(earlier["not found"]) + 1
+    assert int(now["feedback"]) == int(earlier["feedback"]) + 2
+    assert float(now["not-found rate"]) == round(int(now["not found"]) / int(now["questions"]), 3)
+    assert 0 < float(now["found it helpful"]) < 1
+    assert plot["type"] == "matplotlib" and plot["plot"].startswith("data:image/png;base64,")
+    assert "questions" in message
+
+    import csv
+
+    with open(csv_file, encoding="utf-8") as handle:
+        exported = list(csv.DictReader(handle))
+    assert Path(csv_file).suffix == ".csv"
+    row = next(r for r in exported if r["week"] == this_week)
+    assert row["questions"] == str(now["questions"]) and row["not_found"] == str(now["not found"])
+    assert float(row["satisfaction"]) == float(now["found it helpful"])
+    assert list(exported[0])[:3] == ["week", "week_start", "questions"]
+
+    table, *_ = console.predict(4, "sv", api_name="/trends")
+    assert len(_table(table)) <= 4 and "andel hittades inte" in _table(table)[0]
+
+
+# --------------------------------------------------------------------------- 7. translations
+
+NORWEGIAN = "no-helse-omsorg-velferd-2020-2030"
+
+
+def test_translation_coverage_and_units(console: Client) -> None:
+    coverage = _table(console.predict("en", api_name="/translation_coverage"))
+    row = next(r for r in coverage if r["document"] == NORWEGIAN and r["language"] == "da")
+    assert int(row["statements"]) > 50 and row["translated"].startswith(str(row["statements"]))  # all translated
+    assert {r["language"] for r in coverage if r["document"] == NORWEGIAN} == {"da", "sv", "en"}
+
+    table, _unit, message = console.predict(NORWEGIAN, "sv", False, "en", api_name="/translation_units")
+    rows = _table(table)
+    assert rows and list(rows[0]) == ["key", "original", "translation", "status", "by"]
+    assert message == f"{len(rows)} of {len(rows)} statements shown."
+    assert all(r["translation"] for r in rows)
+    *_, message = console.predict(NORWEGIAN, "nb", True, "en", api_name="/translation_units")
+    assert "written in this language" in message
+    *_, message = console.predict(NORWEGIAN, "sv", True, "da", api_name="/translation_units")
+    assert message.endswith("udsagn vist.")
+
+
+def test_translation_edit_and_approve_shows_to_citizens(
+    console: Client, staff_server: LiveServer, staff_settings: Settings
+) -> None:
+    import yaml
+
+    from assistant.statements import text_units
+
+    question = {"message": "Hvad siger den norske plan om demens?", "language": "da"}
+
+    def cited() -> dict[str, Any]:
+        answer = httpx.post(staff_server.url + "/api/chat", json=question, timeout=30).json()
+        return dict(next(c for c in answer["citations"] if c["document"] == NORWEGIAN))
+
+    citation = cited()
+    keys = [unit.key for unit in text_units(citation["text"])]
+
+    def unit(key: str, ui: str = "en") -> tuple[str, str, str]:
+        source, text, state = console.predict(NORWEGIAN, key, "da", ui, api_name="/translation_unit")
+        return source, text, state
+
+    # a translation that drops a number is not approved, and nothing is saved
+    dated = next(k for k in keys if any(ch.isdigit() for ch in unit(k)[0]))
+    source, text, state = unit(dated)
+    assert source in citation["text"] and text and state
+    wrong = "".join(ch for ch in text if not ch.isdigit()).strip()
+    message, _state, _units, _coverage = console.predict(
+        NORWEGIAN, dated, "da", wrong, "en", api_name="/approve_translation"
+    )
+    assert message.startswith("**Not approved:**") and "numbers differ" in message
+    assert unit(dated) == (source, text, state)
+
+    # an edit saved as a draft is a draft, recorded with who made it; citizens see "draft"
+    message, state, units, _coverage = console.predict(
+        NORWEGIAN, dated, "da", text + " ", "da", api_name="/save_translation_draft"
+    )
+    assert message == f"Gemt som udkast af {USER}." and state == f"udkast ({USER})"
+    assert next(r for r in _table(units) if r["nøgle"] == dated)["af"] == USER
+    assert cited()["translation"]["status"] == "draft"
+    table, _choices, _count = console.predict(NORWEGIAN, "da", True, "en", api_name="/translation_units")
+    assert dated in {r["key"] for r in _table(table)}, "the draft is listed among those to check"
+
+    # approved again (every statement of the passage): citizens see it as checked by staff
+    for key in keys:
+        _source, current, _state = unit(key)
+        message, state, _units, coverage = console.predict(
+            NORWEGIAN, key, "da", current, "en", api_name="/approve_translation"
+        )
+        assert message.startswith(f"Approved by {USER}."), message
+        assert state == f"approved ({USER})"
+    after = cited()
+    assert after["translation"]["status"] == "reviewed" and after["text"] == citation["text"]
+    approved = next(r for r in _table(coverage) if r["document"] == NORWEGIAN and r["language"] == "da")
+    assert int(approved["approved"].split()[0]) >= len(keys)
+
+    # on disk, in the knowledge base staff review: status and who approved it
+    data = yaml.safe_load((staff_settings.translations_dir / f"{NORWEGIAN}.yaml").read_text(encoding="utf-8"))
+    entry = next(e for e in data["units"] if e["key"] == dated)
+    assert entry["translations"]["da"]["status"] == "reviewed" and entry["translations"]["da"]["by"] == USER
+    repository = (REPO_ROOT / "knowledge" / "translations" / f"{NORWEGIAN}.yaml").read_text(encoding="utf-8")
+    assert f"by: {USER}\n" not in repository, "the repository's knowledge base is untouched"
+
+    message, *_ = console.predict(NORWEGIAN, dated, "da", "   ", "en", api_name="/approve_translation")
+    assert message == "**Write a translation first.**"
+    message, *_ = console.predict(NORWEGIAN, "0000000000000000", "da", "x", "en", api_name="/approve_translation")
+    assert "no longer in the document" in message
 
 
 def test_group_questions_is_greedy_by_cosine() -> None:
@@ -465,3 +707,36 @@ def test_group_questions_is_greedy_by_cosine() -> None:
     named = [[questions[i] for i in g] for g in groups]
     assert named == [["a", "a2"], ["b", "b2"], ["c"]]
     assert group_questions([], lambda texts: [], 0.6) == []
+
+
+def test_a_new_documents_statements_can_be_translated_from_the_console(
+    console: Client, staff_settings: Settings, tmp_path: Path
+) -> None:
+    upload = tmp_path / "nordby.md"
+    upload.write_text(
+        "# Ældreplan for Nordby Kommune (fiktiv)\n\nNordby Kommune åbner 2 nye dagcentre i 2027.\n", encoding="utf-8"
+    )
+    status, *_ = console.predict(
+        handle_file(str(upload)), "Ældreplan for Nordby Kommune (fiktiv)", "Nordby Kommune (fiktiv)", "DK", "da",
+        "plan", "2026-2029", "", "dk-nordby-aeldreplan", "en", api_name="/upload_document",
+    )  # fmt: skip
+    assert "Added" in status, status
+    *_, message = console.predict("dk-nordby-aeldreplan", "en", True, "en", api_name="/translation_units")
+    assert "choose" in message.casefold() or "0 of 0" in message  # no list of statements yet
+
+    message, coverage, _choices = console.predict("en", api_name="/sync_translations")
+    assert message.startswith(f"{len(load_manifest(staff_settings))} documents checked:") and "0 no longer" in message
+    assert any(r["document"] == "dk-nordby-aeldreplan" for r in _table(coverage))
+    table, _unit, message = console.predict("dk-nordby-aeldreplan", "en", True, "en", api_name="/translation_units")
+    rows = _table(table)
+    statement = next(r for r in rows if r["original"].startswith("Nordby Kommune åbner"))
+    assert statement["status"] == "not translated" and statement["translation"] == ""
+    message, state, *_ = console.predict(
+        "dk-nordby-aeldreplan",
+        statement["key"],
+        "en",
+        "Nordby Kommune opens 2 new day centres in 2027.",
+        "en",
+        api_name="/approve_translation",
+    )
+    assert message.startswith(f"Approved by {USER}.") and state == f"approved ({USER})"
