@@ -38,6 +38,7 @@ import json
 import logging
 import re
 import threading
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
@@ -719,7 +720,7 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
 
     # Added last is outermost: a client over its rate is refused before its body is read; the
     # upload guard reads only a body the size limit (max_body_size) and the deadline let through.
-    app.add_middleware(_PageAndApiHeaders)
+    app.add_middleware(_PageAndApiHeaders, worker=uuid.uuid4().hex[:12])
     app.add_middleware(BodyDeadlineMiddleware, timeout_s=settings.body_timeout_s, limit_for=body_limit)
     app.add_middleware(RateLimitMiddleware, rules=rate_rules(settings))
     return app
@@ -736,8 +737,11 @@ class _PageAndApiHeaders:
     an exception group, which FastAPI then answers as a 400.
     """
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, worker: str = "") -> None:
         self.app = app
+        # Which worker process answered, as an opaque id (not the pid): for operators and the tests
+        # of several workers, where the kernel hands each connection to any one of them.
+        self.worker = worker
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -750,6 +754,8 @@ class _PageAndApiHeaders:
                 await send_json(send, 415, "Send the request body as application/json.")
                 return
         extra = dict(_SECURITY_HEADERS)
+        if self.worker:
+            extra["X-Worker"] = self.worker
         if path == "/" or path.startswith("/static"):
             extra["Content-Security-Policy"] = _PAGE_CSP
         if path.startswith("/api/") or (path == "/" and method == "POST"):
