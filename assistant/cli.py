@@ -100,9 +100,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="exit 1 if a gated figure misses its CI threshold")
     p.set_defaults(handler=cmd_eval_intents)
 
-    p = sub.add_parser("bench", help="latency, index build and load (50 clients x 20 questions) benchmarks")
+    p = sub.add_parser(
+        "bench", help="latency, index build, and load at 1/10/50 clients on 1 and N workers (cache off and on)"
+    )
     p.add_argument("--repeat", type=int, default=30)
-    p.add_argument("--load-only", action="store_true", help="only the load run (50 clients x 20 questions)")
+    p.add_argument("--load-only", action="store_true", help="only the load runs")
+    p.add_argument("--workers", type=int, help="worker processes to compare with one (default: CARE_WORKERS)")
+    p.add_argument(
+        "--growth",
+        metavar="FACTORS",
+        help="instead: the growth simulation at these multiples of the knowledge base, e.g. 10,100,1000",
+    )
+    p.add_argument("--out", type=Path, default=Path("test-output/bench.json"), help="also write the figures here")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_bench)
 
@@ -417,9 +426,17 @@ def _language(code: str | None) -> Language | None:
 
 
 def cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
-    from assistant.bench import run_bench
+    from assistant.bench import run_bench, run_growth
 
-    results = run_bench(settings, repeat=args.repeat, load_only=args.load_only)
+    results: dict[str, Any]
+    if args.growth:
+        factors = [int(f) for f in args.growth.split(",") if f.strip()]
+        results = {"growth": run_growth(settings, factors)}
+    else:
+        results = run_bench(settings, repeat=args.repeat, load_only=args.load_only, workers=args.workers)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     if args.json:
         _print_json(results)
     else:
