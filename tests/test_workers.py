@@ -7,6 +7,8 @@ kernel hands each new connection to either worker; ``X-Worker`` says which one a
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -45,10 +47,13 @@ def test_two_workers_answer_alike_and_a_cache_clear_reaches_both(built_index: Se
         assert first["status"] == "answered" and first["answer"] == second["answer"]
         assert first["citations"] == second["citations"]
 
-        # Staff clear the cache (in another process, as the console or the command line would).
-        generation_file = service.data_dir / "answer-cache.generation"
-        AnswerCache(0, generation_file).clear()
-        assert generation_file.exists()
+        # Staff clear the cache from the command line (another process than either worker).
+        env = {**os.environ, "CARE_DATA_DIR": str(service.data_dir)}
+        done = subprocess.run(
+            [sys.executable, "-m", "assistant", "clear-cache"], env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        assert (service.data_dir / "answer-cache.generation").exists()
 
         # Each worker's next answer is made afresh.
         after: dict[str, dict] = {}  # type: ignore[type-arg]
