@@ -4,13 +4,18 @@ Reports, in one run: index build time from scratch (model load and a cold
 vector cache included: documents, statements and the intent model) and with
 nothing changed; warm retrieval and warm ``ask`` latency (p50/p95); the memory
 of the process holding the assistant; the time to the first server-sent event
-of ``/api/chat/stream`` against the real service on loopback; and a load run:
-50 clients x 20 questions to ``/api/chat`` on loopback, with the service's own
-limits in force, counting errors. Each client asks from its own loopback
-address (127.0.0.x), so the per-client rate limit sees 50 clients, as it would
-50 people. Shared machines are noisy, so each latency is also given as a ratio
-to a baseline measured in the same run (embedding one question), which is what
-to compare across runs.
+of ``/api/chat/stream`` against the real service on loopback; and the load runs
+(``--load-only`` for these alone): the real service (``python -m assistant serve``)
+with one worker process and with N, each with the answer cache off and on, at 1,
+10 and 50 concurrent clients asking every distinct question of ``evals/*.jsonl``
+(cache on: each twice), with the service's own limits in force, counting errors.
+Every 20 questions come from a new loopback address (127.1.x.y), so the
+per-client rate limit sees many citizens, as it would. Shared machines are noisy,
+so the service's CPU time per answer (from /proc) and the load average are given
+beside the wall-clock figures, and latencies also as a ratio to a baseline
+measured in the same run (embedding one question). ``--growth 10,100,1000``
+runs the growth simulation instead (:func:`run_growth`). Figures are also
+written as JSON (``--out``, default ``test-output/bench.json``).
 """
 
 from __future__ import annotations
@@ -300,7 +305,7 @@ def _disk_mb(path: Path) -> float:
 # One worker: load the index, answer questions, report load time, memory and latency.
 _WORKER = """
 import json, sys, time
-from assistant.config import REPO_ROOT, Settings
+from assistant.config import Settings
 from assistant import bench
 from assistant.answer import Assistant
 from assistant.embeddings import load_embeddings
@@ -426,6 +431,24 @@ class ServiceProcess:
     def cpu_s(self) -> float:
         return _process_cpu_s(self._process.pid)
 
+    def worker_rss_mb(self) -> list[float]:
+        """Resident memory of each worker process now."""
+        pid = self._process.pid
+        found = []
+        try:
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        except OSError:
+            children = []
+        for child in children or [str(pid)]:
+            try:
+                status = Path(f"/proc/{child}/status").read_text()
+            except OSError:
+                continue
+            found += [
+                round(int(line.split()[1]) / 1024, 1) for line in status.splitlines() if line.startswith("VmRSS:")
+            ]
+        return found
+
     def clear_cache(self) -> None:
         """What staff do after editing texts: empties every worker's answer cache."""
         from assistant.cache import AnswerCache
@@ -532,6 +555,7 @@ def load_matrix(
                     service.clear_cache()
                 runs.append(load_run(service.url, asked, clients, addresses, cpu=service.cpu_s))
             results["cache_on" if cache else "cache_off"] = runs
+            results[f"worker_rss_mb_after_cache_{'on' if cache else 'off'}"] = service.worker_rss_mb()
     return results
 
 
