@@ -92,8 +92,8 @@ class Settings(BaseSettings):
     workers: int = Field(
         default=0,
         ge=0,
-        description="Worker processes serving the API (each loads the model and the index, about 0.5 GB); "
-        "0: one per CPU core. Each answers several questions at once in its thread pool.",
+        description="Worker processes serving the API (each loads the model and the index, about 0.3 GB); "
+        "0: one per CPU core, or one with the staff console. Each answers several questions at once.",
     )
     staff_user: str | None = None
     staff_password: SecretStr | None = None
@@ -132,10 +132,19 @@ class Settings(BaseSettings):
     )
 
     @property
+    def staff_console(self) -> bool:
+        """Whether the service mounts the staff console (/staff)."""
+        return self.staff_allow_without_login or bool(self.staff_user and self.staff_password)
+
+    @property
     def worker_count(self) -> int:
-        """``workers``, or one per core when 0: an answer is CPU work (mostly the question's embedding),
-        so more processes than cores only add memory."""
-        return self.workers or os.cpu_count() or 1
+        """``workers``, or when 0 one per core: an answer is CPU work (mostly the question's
+        embedding), so more processes than cores only add memory. With the staff console, 0 means
+        one: the console (Gradio) keeps its sessions in the memory of one process, so the next
+        request of a session must reach the same process (see docs/scaling.md)."""
+        if self.workers:
+            return self.workers
+        return 1 if self.staff_console else os.cpu_count() or 1
 
     @property
     def answer_cache_generation_path(self) -> Path:

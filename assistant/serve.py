@@ -705,7 +705,7 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
 
     # ---- the staff console, behind its login (not served at all without one)
 
-    if settings.staff_allow_without_login or (settings.staff_user and settings.staff_password):
+    if settings.staff_console:
         from gradio.utils import get_upload_folder
 
         from ui.staff import mount_console  # imports Gradio, so only when the console is served
@@ -814,6 +814,12 @@ def run(settings: Settings) -> None:
     from uvicorn.supervisors import Multiprocess
 
     workers = settings.worker_count
+    if workers > 1 and settings.staff_console:
+        log.warning(
+            "%d workers with the staff console: its sessions live in one process, so route /staff to a "
+            "separate one-worker instance (docs/scaling.md) or set CARE_WORKERS=1",
+            workers,
+        )
     if workers == 1:
         uvicorn.Server(uvicorn_config(worker_app(settings), settings)).run()
         return

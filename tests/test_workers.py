@@ -85,3 +85,9 @@ def test_a_clear_in_one_process_empties_another_and_drops_answers_started_before
 def test_one_worker_per_core_by_default() -> None:
     assert Settings(workers=0).worker_count == (os.cpu_count() or 1)
     assert Settings(workers=3).worker_count == 3
+
+
+def test_with_the_staff_console_one_worker_by_default() -> None:
+    # The console's sessions live in one process's memory.
+    assert Settings(workers=0, staff_allow_without_login=True).worker_count == 1
+    assert Settings(workers=2, staff_allow_without_login=True).worker_count == 2
