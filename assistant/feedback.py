@@ -21,6 +21,7 @@ index, so two workers recording feedback on the same answer at once cannot both 
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -49,7 +50,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
 from assistant.contract import Answer
@@ -62,6 +63,7 @@ _ADDED_COLUMNS = {
 }
 FEEDBACK_REASONS = ("did_not_answer", "wrong_municipality", "hard_to_understand", "other")
 _ONE_FEEDBACK = "feedback_one_per_answer"
+_SCHEMA_LOCK = 0x0CA2E_5C4E  # PostgreSQL advisory lock key: one schema upgrade at a time
 
 
 def _tables(is_sqlite: bool) -> tuple[MetaData, Table, Table, Table]:
@@ -181,8 +183,25 @@ class FeedbackStore:
         self.engine.dispose()
 
     def _upgrade(self) -> None:
-        """Create what is missing; an older database gains the columns and the unique index added since."""
+        """Create what is missing; an older database gains the columns and the unique index added since.
+
+        Workers start together, and ``create_all`` checks then creates: on PostgreSQL the
+        transaction holds an advisory lock so one worker creates and the others wait; on
+        SQLite a worker that lost the race finds the tables when it tries again.
+        """
+        for attempt in range(3):
+            try:
+                self._upgrade_once()
+                return
+            except DBAPIError:
+                if attempt == 2:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+
+    def _upgrade_once(self) -> None:
         with self._connect() as conn:
+            if not self._sqlite:
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
             self._metadata.create_all(conn, checkfirst=True)
             inspector = inspect(conn)
             for table, columns in _ADDED_COLUMNS.items():

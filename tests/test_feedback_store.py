@@ -143,6 +143,37 @@ def test_a_second_store_on_the_same_database_sees_everything(store: FeedbackStor
         other.close()
 
 
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_workers_starting_together_on_an_empty_database_all_open_it(
+    engine: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    if engine == "sqlite":
+        target: Path | str = tmp_path / "fresh.sqlite3"
+    else:
+        target = request.getfixturevalue("postgres").create_database()
+    barrier = threading.Barrier(4)
+    opened: list[FeedbackStore] = []
+    failures: list[BaseException] = []
+
+    def start() -> None:
+        barrier.wait()
+        try:
+            opened.append(FeedbackStore(target))
+        except Exception as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures and len(opened) == 4
+    opened[0].record_answer(_answer("first"), None)
+    assert all(store.has_answer("first") for store in opened)
+    for store in opened:
+        store.close()
+
+
 def test_settings_choose_the_database() -> None:
     assert Settings(data_dir=Path("/tmp/x")).database == Path("/tmp/x/care.sqlite3")
     url = "postgresql+psycopg://care:secret@db:5432/care"
