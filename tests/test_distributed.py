@@ -292,7 +292,16 @@ def test_an_unreachable_chroma_server_is_named_when_the_index_must_be_loaded(
     elsewhere = settings.model_copy(update={"chroma_port": free_port()})  # nothing listens there
     with pytest.raises(VectorStoreUnavailableError, match="cannot be reached"):
         Retriever(elsewhere, embedder=embedder)
-    # A worker that already holds the index keeps answering while the server is away.
+    # A worker that already holds the index keeps answering while the server is away...
     loaded.settings = elsewhere
+    loaded.verify(force=True)
+    assert loaded.search("demenscafé", k=1).passages
+    # ...but not once a newer index exists that it cannot load: then it says why.
+    build_index(settings, embedder=embedder)
+    with pytest.raises(VectorStoreUnavailableError, match="cannot be reached"):
+        loaded.verify(force=True)
+    with pytest.raises(VectorStoreUnavailableError):
+        loaded.search("demenscafé", k=1)
+    loaded.settings = settings  # the server is back: the new index loads
     loaded.verify(force=True)
     assert loaded.search("demenscafé", k=1).passages
