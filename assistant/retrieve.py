@@ -153,6 +153,7 @@ class IndexSnapshot:
 
 _EMPTY = IndexSnapshot(-1, [], [], BM25Index([]), DiacriticRestorer([]), [], np.zeros((0, 1)), {}, {})
 VERIFY_INTERVAL_S = 1.0  # searches check the files on disk at most this often (a few stat calls)
+STORE_PAGE = 5000  # statements per read when an index is loaded
 SERVER_CHECK_INTERVAL_S = 10.0  # with a Chroma server: how often the collection is counted (one HTTP call)
 
 
@@ -406,7 +407,7 @@ class Retriever:
                 "must be loaded from it. Start it (`chroma run`) or check CARE_CHROMA_HOST and CARE_CHROMA_PORT."
             ) from exc
         try:
-            stored = get_collection(self.settings, client).get(where={"doc_key": {"$in": keys}}, include=["embeddings"])
+            vector_of = _read_vectors(get_collection(self.settings, client), keys)
         except Exception as exc:
             if not self.settings.chroma_host or isinstance(exc, UserFacingError):
                 raise
@@ -416,7 +417,6 @@ class Retriever:
             ) from exc
         finally:
             client.close()
-        vector_of = dict(zip(stored["ids"], stored["embeddings"], strict=True))
         statements: list[Statement] = []
         rows: list[Any] = []
         for key, chunks in chunks_by_key(self.settings, state).items():
@@ -552,6 +552,22 @@ class Retriever:
             chunk = snap.chunks[snap.chunk_index[chunk_id]]
             candidate = candidates.setdefault(chunk.id, _Candidate(chunk))
             candidate.dense_rank, candidate.dense_score = rank, similarity
+
+
+def _read_vectors(collection: Any, keys: list[str]) -> dict[str, Any]:
+    """The vectors of these documents' statements, by statement id, read a page at a time.
+
+    One ``get`` of everything would be one response of every vector: from a Chroma server,
+    a JSON body that grows with the corpus (384 numbers per statement).
+    """
+    vectors: dict[str, Any] = {}
+    offset = 0
+    while True:
+        page = collection.get(where={"doc_key": {"$in": keys}}, include=["embeddings"], limit=STORE_PAGE, offset=offset)
+        vectors.update(zip(page["ids"], page["embeddings"], strict=True))
+        if len(page["ids"]) < STORE_PAGE:
+            return vectors
+        offset += STORE_PAGE
 
 
 def _verify_chunk_files(settings: Settings, state: dict[str, Any]) -> dict[str, tuple[str, str, tuple[int, int]]]:
