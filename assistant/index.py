@@ -60,7 +60,11 @@ def collection_name(settings: Settings) -> str:
 
 def chroma_client(settings: Settings) -> Any:
     if settings.chroma_host:
-        return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port)
+        return chromadb.HttpClient(
+            host=settings.chroma_host,
+            port=settings.chroma_port,
+            settings=chromadb.Settings(anonymized_telemetry=False),
+        )
     path = settings.index_dir / "chroma"
     path.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(path), settings=chromadb.Settings(anonymized_telemetry=False))
