@@ -39,7 +39,7 @@ COPY knowledge ./knowledge
 # Editable install: the code finds prompts/ and ui/web/ next to itself in /app.
 RUN pip install -e . \
     && useradd --create-home --uid 10001 care \
-    && mkdir -p /data && chown care:care /data
+    && mkdir -p /data /chroma && chown care:care /data /chroma
 
 COPY deploy/entrypoint.sh /usr/local/bin/care-entrypoint
 USER care

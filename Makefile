@@ -12,12 +12,12 @@ export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: run test setup index browser lint typecheck pytest contract evals bench clean
+.PHONY: run test setup index browser postgres lint typecheck pytest contract evals bench clean
 
 run: setup index
 	$(PY) -m assistant serve
 
-test: setup index browser lint typecheck pytest contract evals
+test: setup index browser postgres lint typecheck pytest contract evals
 
 setup: $(STAMP)
 
@@ -39,6 +39,13 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
+# Debian's PostgreSQL for the distributed tests, which start their own throwaway cluster on
+# loopback (initdb into a temp dir); the package's own cluster is not used.
+postgres:
+	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null; }
+
 lint: setup
 	$(VENV)/bin/ruff check assistant ui tests
 	$(VENV)/bin/ruff format --check assistant ui tests
@@ -46,7 +53,7 @@ lint: setup
 typecheck: setup
 	$(VENV)/bin/mypy assistant $(wildcard ui/*.py)
 
-pytest: setup index browser
+pytest: setup index browser postgres
 	$(PY) -m pytest -q
 
 # schemathesis against the running service on loopback, bounded in time: 0 server errors and

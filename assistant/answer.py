@@ -35,10 +35,11 @@ from assistant.compose import Composer
 from assistant.config import Settings
 from assistant.contract import Answer, Citation, Language, Status
 from assistant.decide import AnswerThresholds, LexicalEvidence, Selection, choose_statements
+from assistant.embeddings import VectorCache
 from assistant.knowledge import prompt
 from assistant.privacy import redact
 from assistant.retrieve import Retrieval, Retriever
-from assistant.translations import TranslationMemory
+from assistant.translations import TranslationMemory, TranslationVectors
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ class Assistant:
         self.composer = Composer(settings, self.memory, {c.id: c.terms for c in self.retriever.glossary.concepts})
         self._answer_thresholds = AnswerThresholds.from_mapping(self.analyser.thresholds.answer)
         self._lexicon: LexicalEvidence | None = None
+        self._translated: TranslationVectors | None = None
         self.cache = AnswerCache(
             settings.answer_cache_size if settings.answer_cache else 0, settings.answer_cache_generation_path
         )
@@ -202,6 +204,7 @@ class Assistant:
             self._lexical_evidence(),
             self._answer_thresholds,
             cfg.max_statements,
+            self._translation_vectors(),
         )
         trace.reason = trace.selection.reason
         statements = trace.selection.statements
@@ -246,6 +249,16 @@ class Assistant:
             lexicon = LexicalEvidence(snapshot, self.retriever.glossary, self.analyser.is_place_word)
             self._lexicon = lexicon  # one assignment: a concurrent reader sees the old or the new, never a mix
         return lexicon
+
+    def _translation_vectors(self) -> TranslationVectors:
+        """The translations' vectors for the current translation memory (from the vector cache the
+        index build filled; a translation approved since is embedded here, once)."""
+        translated = self._translated
+        if translated is None or translated.version != self.memory.version:
+            cache = VectorCache(self.settings.vector_cache_path, self.retriever.embedder)
+            translated = TranslationVectors(self.memory, cache)
+            self._translated = translated
+        return translated
 
     def _llm_body(self, cfg: Settings, language: str, question: str, citations: list[Citation]) -> str | None:
         from assistant.llm import write_answer

@@ -100,6 +100,12 @@ class Settings(BaseSettings):
     staff_allow_without_login: bool = Field(
         default=False, description="Local development only: serve /staff without a login."
     )
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="Where answers, feedback and eval runs are kept: a SQLAlchemy URL such as "
+        "'postgresql+psycopg://care:secret@db:5432/care' (shared by every worker and machine); "
+        "unset means the embedded SQLite file <data_dir>/care.sqlite3. A secret: it may hold a password.",
+    )
     retention_days: int = Field(
         default=30,
         ge=1,
@@ -182,3 +188,8 @@ class Settings(BaseSettings):
     @property
     def database_path(self) -> Path:
         return self.data_dir / "care.sqlite3"
+
+    @property
+    def database(self) -> Path | str:
+        """What :class:`~assistant.feedback.FeedbackStore` opens: the configured URL, else the SQLite file."""
+        return self.database_url.get_secret_value() if self.database_url else self.database_path

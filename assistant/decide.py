@@ -25,6 +25,7 @@ from assistant.statements import Unit
 
 if TYPE_CHECKING:
     from assistant.analysis import QuestionAnalysis
+    from assistant.translations import TranslationVectors
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ def choose_statements(
     lexicon: LexicalEvidence,
     thresholds: AnswerThresholds,
     max_statements: int,
+    translated: TranslationVectors | None = None,
 ) -> Selection:
     """Choose the statements that answer the question, best first.
 
@@ -93,11 +95,16 @@ def choose_statements(
         lexicon: word and concept evidence over the same snapshot.
         thresholds: the answer thresholds.
         max_statements: quote at most this many.
+        translated: the translations' vectors; a statement in another language counts
+            with the better of its own and its translation's similarity to the question.
     """
     units = lexicon.question_units(analysis)
     scored: list[ScoredStatement] = []
     for passage in passages:
         for unit, similarity in snapshot.statement_scores(passage.chunk_id, analysis.vector):
+            if translated is not None and passage.language != analysis.language:
+                in_asker_language = translated.similarity(unit.key, analysis.language, analysis.vector)
+                similarity = max(similarity, in_asker_language if in_asker_language is not None else similarity)
             lexical = lexicon.coverage(units, unit)
             # Retrieval's rank (BM25 and dense together) is a second opinion on which passage answers.
             score = similarity + thresholds.lexical_weight * lexical + thresholds.rank_weight / passage.rank

@@ -1,4 +1,4 @@
-"""What citizens asked and what they thought of the answers, in SQLite.
+"""What citizens asked and what they thought of the answers, in SQLite or PostgreSQL.
 
 Staff use this to find gaps (questions answered ``not_found``) and answers
 people found unhelpful; the staff console also keeps its eval runs here (metrics
@@ -6,18 +6,22 @@ only, never the questions), so it can plot them over time. Nothing personal is s
 redacted by the assistant and are redacted once more here, and feedback
 comments are redacted before they touch the database.
 
-Each call opens its own connection, so one ``FeedbackStore`` can be shared by
-the threads of a web server.
+The database is reached through SQLAlchemy (Core, not the ORM: a handful of
+plain tables), so one code path serves the embedded default, a SQLite file under
+``data/``, and a PostgreSQL server shared by many workers and machines
+(``CARE_DATABASE_URL=postgresql+psycopg://...``). The engine's connection pool
+is shared by the threads of a web server.
 
 Retention: :meth:`FeedbackStore.purge` deletes questions and feedback older than
 ``CARE_RETENTION_DAYS`` (the service runs it at start-up and daily). An answer
-takes at most one feedback (:class:`DuplicateFeedbackError`).
+takes at most one feedback (:class:`DuplicateFeedbackError`), enforced by a unique
+index, so two workers recording feedback on the same answer at once cannot both succeed.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,45 +29,32 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    Engine,
+    Float,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    create_engine,
+    event,
+    inspect,
+    literal_column,
+    select,
+    text,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
+
 from assistant.contract import Answer
 from assistant.privacy import redact
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS answers (
-    id           TEXT PRIMARY KEY,
-    question     TEXT NOT NULL,
-    status       TEXT NOT NULL,
-    language     TEXT NOT NULL,
-    municipality TEXT,
-    pii_detected INTEGER NOT NULL DEFAULT 0,
-    latency_ms   REAL NOT NULL DEFAULT 0,
-    created_at   TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS answers_status ON answers(status);
-CREATE TABLE IF NOT EXISTS feedback (
-    id         TEXT PRIMARY KEY,
-    answer_id  TEXT NOT NULL REFERENCES answers(id),
-    helpful    INTEGER NOT NULL,
-    comment    TEXT,
-    created_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS feedback_answer ON feedback(answer_id);
-CREATE INDEX IF NOT EXISTS answers_created ON answers(created_at);
-CREATE TABLE IF NOT EXISTS eval_runs (
-    id         TEXT PRIMARY KEY,
-    dataset    TEXT NOT NULL,
-    settings   TEXT NOT NULL,
-    metrics    TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
-"""
-
-
-# One feedback per answer. Older databases may hold several: the first is kept.
-_ONE_FEEDBACK_PER_ANSWER = """
-DELETE FROM feedback WHERE rowid NOT IN (SELECT MIN(rowid) FROM feedback GROUP BY answer_id);
-CREATE UNIQUE INDEX IF NOT EXISTS feedback_one_per_answer ON feedback(answer_id);
-"""
 
 # Columns added after the first release; an older database gains them when it is opened.
 _ADDED_COLUMNS = {
@@ -71,6 +62,62 @@ _ADDED_COLUMNS = {
     "feedback": {"reason": "TEXT"},  # one of FEEDBACK_REASONS, or NULL
 }
 FEEDBACK_REASONS = ("did_not_answer", "wrong_municipality", "hard_to_understand", "other")
+_ONE_FEEDBACK = "feedback_one_per_answer"
+_SCHEMA_LOCK = 0x0CA2E_5C4E  # PostgreSQL advisory lock key: one schema upgrade at a time
+
+
+def _tables(is_sqlite: bool) -> tuple[MetaData, Table, Table, Table]:
+    """The schema. Times are ISO 8601 text (UTC), as the first SQLite release stored them.
+
+    Listings are newest first with insertion order breaking ties within a second: SQLite has
+    its implicit ``rowid`` (and older files cannot gain a new auto-numbered column), so only
+    the other engines get an explicit ``seq`` identity column.
+    """
+    metadata = MetaData()
+
+    def seq() -> list[Column[Any]]:
+        return [] if is_sqlite else [Column("seq", BigInteger, Identity(), nullable=False, unique=True)]
+
+    answers = Table(
+        "answers",
+        metadata,
+        Column("id", Text, primary_key=True),
+        Column("question", Text, nullable=False),
+        Column("status", Text, nullable=False),
+        Column("language", Text, nullable=False),
+        Column("municipality", Text),
+        Column("pii_detected", Integer, nullable=False, server_default=text("0")),
+        Column("latency_ms", Float, nullable=False, server_default=text("0")),
+        Column("created_at", Text, nullable=False),
+        Column("answer", Text),
+        *seq(),
+        Index("answers_status", "status"),
+        Index("answers_created", "created_at"),
+    )
+    feedback = Table(
+        "feedback",
+        metadata,
+        Column("id", Text, primary_key=True),
+        Column("answer_id", Text, ForeignKey("answers.id"), nullable=False),
+        Column("helpful", Integer, nullable=False),
+        Column("comment", Text),
+        Column("created_at", Text, nullable=False),
+        Column("reason", Text),
+        *seq(),
+        Index("feedback_answer", "answer_id"),
+        Index(_ONE_FEEDBACK, "answer_id", unique=True),
+    )
+    eval_runs = Table(
+        "eval_runs",
+        metadata,
+        Column("id", Text, primary_key=True),
+        Column("dataset", Text, nullable=False),
+        Column("settings", Text, nullable=False),
+        Column("metrics", Text, nullable=False),
+        Column("created_at", Text, nullable=False),
+        *seq(),
+    )
+    return metadata, answers, feedback, eval_runs
 
 
 class UnknownAnswerError(LookupError):
@@ -85,72 +132,132 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _clean(text: str | None) -> str | None:
+def _clean(value: str | None) -> str | None:
     """Redact personal data; empty or whitespace-only text becomes None."""
-    if text is None or not text.strip():
+    if value is None or not value.strip():
         return None
-    redacted, _matches = redact(text.strip())
+    redacted, _matches = redact(value.strip())
     return redacted
 
 
-class FeedbackStore:
-    """Answered questions and feedback on them, in one SQLite file."""
+def database_url(target: Path | str) -> str:
+    """A SQLAlchemy URL: a URL is kept, a path becomes the SQLite file there."""
+    if isinstance(target, str) and "://" in target:
+        return target
+    return f"sqlite:///{Path(target)}"
 
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys = ON")
+    # Deleted rows are overwritten, so removed text does not linger in the file.
+    cursor.execute("PRAGMA secure_delete = ON")
+    cursor.close()
+
+
+class FeedbackStore:
+    """Answered questions and feedback on them, in a SQLite file or a PostgreSQL database.
+
+    Args:
+        target: a SQLite file's path (the embedded default, ``data/care.sqlite3``) or a
+            SQLAlchemy URL such as ``postgresql+psycopg://care@db:5432/care``.
+    """
+
+    def __init__(self, target: Path | str) -> None:
+        self.url = database_url(target)
+        self.path: Path | None = None
+        if self.url.startswith("sqlite"):
+            self.path = Path(target)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.engine: Engine = create_engine(self.url, connect_args={"timeout": 10.0})
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        else:
+            # pool_pre_ping: a worker outlives a database restart without failing its next request.
+            self.engine = create_engine(self.url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+        self._sqlite = self.engine.dialect.name == "sqlite"
+        self._metadata, self._answers, self._feedback, self._eval_runs = _tables(self._sqlite)
+        self._upgrade()
+
+    def close(self) -> None:
+        """Close the pooled connections (a store is otherwise kept for the life of the process)."""
+        self.engine.dispose()
+
+    def _upgrade(self) -> None:
+        """Create what is missing; an older database gains the columns and the unique index added since.
+
+        Workers start together, and ``create_all`` checks then creates: on PostgreSQL the
+        transaction holds an advisory lock so one worker creates and the others wait; on
+        SQLite a worker that lost the race finds the tables when it tries again.
+        """
+        for attempt in range(3):
+            try:
+                self._upgrade_once()
+                return
+            except DBAPIError:
+                if attempt == 2:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+
+    def _upgrade_once(self) -> None:
         with self._connect() as conn:
-            conn.executescript(_SCHEMA)
+            if not self._sqlite:
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+            self._metadata.create_all(conn, checkfirst=True)
+            inspector = inspect(conn)
             for table, columns in _ADDED_COLUMNS.items():
-                present = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
+                present = {column["name"] for column in inspector.get_columns(table)}
                 for name, kind in columns.items():
-                    if name not in present:
-                        conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
-            if not conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'feedback_one_per_answer'"
-            ).fetchone():
-                conn.executescript(_ONE_FEEDBACK_PER_ANSWER)
+                    if name not in present:  # names and types come from this module, never from input
+                        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {kind}"))
+            if _ONE_FEEDBACK not in {index["name"] for index in inspector.get_indexes("feedback")}:
+                # One feedback per answer. Older databases may hold several: the first is kept.
+                conn.execute(
+                    text(
+                        f"DELETE FROM feedback WHERE {self._order_key} NOT IN"
+                        f" (SELECT MIN({self._order_key}) FROM feedback GROUP BY answer_id)"
+                    )
+                )
+                conn.execute(text(f"CREATE UNIQUE INDEX {_ONE_FEEDBACK} ON feedback(answer_id)"))
+
+    @property
+    def _order_key(self) -> str:
+        return "rowid" if self._sqlite else "seq"
+
+    def _order(self, table: Table) -> ColumnElement[Any]:
+        return literal_column(f"{table.name}.rowid") if self._sqlite else table.c.seq
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self.path, timeout=10.0)
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA foreign_keys = ON")
-        # Deleted rows are overwritten, so removed text does not linger in the file.
-        conn.execute("PRAGMA secure_delete = ON")
-        try:
-            with conn:  # commit on success, roll back on error
-                yield conn
-        finally:
-            conn.close()
+    def _connect(self) -> Iterator[Connection]:
+        """One transaction: committed on success, rolled back on error."""
+        with self.engine.begin() as conn:
+            yield conn
 
     def record_answer(self, answer: Answer, municipality: str | None) -> None:
         """Store one answered question: its redacted text, the answer the citizen saw, and the outcome.
 
         The answer is built from the redacted question, so it holds no personal data either.
         """
-        question = _clean(answer.question) or ""
+        row = {
+            "id": answer.id,
+            "question": _clean(answer.question) or "",
+            "status": answer.status,
+            "language": answer.language,
+            "municipality": municipality,
+            "pii_detected": int(answer.pii_detected),
+            "latency_ms": float(answer.latency_ms),
+            "created_at": _now(),
+            "answer": answer.answer,
+        }
+        insert = (sqlite.insert if self._sqlite else postgresql.insert)(self._answers).values(**row)
+        upsert = insert.on_conflict_do_update(
+            index_elements=["id"], set_={k: insert.excluded[k] for k in row if k != "id"}
+        )
         with self._connect() as conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO answers"
-                " (id, question, status, language, municipality, pii_detected, latency_ms, created_at, answer)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    answer.id,
-                    question,
-                    answer.status,
-                    answer.language,
-                    municipality,
-                    int(answer.pii_detected),
-                    float(answer.latency_ms),
-                    _now(),
-                    answer.answer,
-                ),
-            )
+            conn.execute(upsert)
 
     def has_answer(self, answer_id: str) -> bool:
         with self._connect() as conn:
-            row = conn.execute("SELECT 1 FROM answers WHERE id = ?", (answer_id,)).fetchone()
+            row = conn.execute(select(self._answers.c.id).where(self._answers.c.id == answer_id)).first()
         return row is not None
 
     def add_feedback(self, answer_id: str, helpful: bool, comment: str | None = None, reason: str | None = None) -> str:
@@ -165,88 +272,105 @@ class FeedbackStore:
             raise ValueError(f"reason must be one of {FEEDBACK_REASONS}")
         feedback_id = uuid.uuid4().hex
         cleaned = _clean(comment)
-        with self._connect() as conn:
-            if conn.execute("SELECT 1 FROM answers WHERE id = ?", (answer_id,)).fetchone() is None:
-                raise UnknownAnswerError(answer_id)
-            try:
+        try:
+            with self._connect() as conn:
+                if conn.execute(select(self._answers.c.id).where(self._answers.c.id == answer_id)).first() is None:
+                    raise UnknownAnswerError(answer_id)
                 conn.execute(
-                    "INSERT INTO feedback (id, answer_id, helpful, comment, created_at, reason)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (feedback_id, answer_id, int(bool(helpful)), cleaned, _now(), reason),
+                    self._feedback.insert().values(
+                        id=feedback_id,
+                        answer_id=answer_id,
+                        helpful=int(bool(helpful)),
+                        comment=cleaned,
+                        created_at=_now(),
+                        reason=reason,
+                    )
                 )
-            except sqlite3.IntegrityError as exc:  # the unique index: the answer already has its feedback
+        except IntegrityError as exc:
+            # The unique index: the answer already has its feedback. (Or the answer was purged
+            # between the check and the insert: then it is as unknown as if never recorded.)
+            if self.has_answer(answer_id):
                 raise DuplicateFeedbackError(answer_id) from exc
+            raise UnknownAnswerError(answer_id) from exc
         return feedback_id
 
     def purge(self, older_than_days: int, now: datetime | None = None) -> dict[str, int]:
         """Delete questions and feedback stored more than ``older_than_days`` ago; return the counts.
 
         Feedback goes with its answer, and feedback older than the limit on a newer
-        answer goes too. Deleted rows are overwritten (``secure_delete``).
+        answer goes too. On SQLite deleted rows are overwritten (``secure_delete``);
+        on PostgreSQL the space of deleted rows is reused after (auto)vacuum.
         """
         cutoff = ((now or datetime.now(UTC)) - timedelta(days=older_than_days)).isoformat(timespec="seconds")
+        answers, feedback = self._answers, self._feedback
+        old_answers = select(answers.c.id).where(answers.c.created_at < cutoff)
         with self._connect() as conn:
-            feedback = conn.execute(
-                "DELETE FROM feedback WHERE created_at < ?"
-                " OR answer_id IN (SELECT id FROM answers WHERE created_at < ?)",
-                (cutoff, cutoff),
+            deleted_feedback = conn.execute(
+                feedback.delete().where((feedback.c.created_at < cutoff) | feedback.c.answer_id.in_(old_answers))
             ).rowcount
-            answers = conn.execute("DELETE FROM answers WHERE created_at < ?", (cutoff,)).rowcount
-        return {"answers": answers, "feedback": feedback}
-
-    def _select(self, sql: str, column: str, value: Any, order_by: str) -> list[sqlite3.Row]:
-        """Run a listing query, filtered on one column when a value is given."""
-        params: tuple[Any, ...] = ()
-        if value is not None:
-            sql += f" WHERE {column} = ?"  # column names come from this class, never from input
-            params = (value,)
-        with self._connect() as conn:
-            return list(conn.execute(f"{sql} ORDER BY {order_by}", params).fetchall())
+            deleted_answers = conn.execute(answers.delete().where(answers.c.created_at < cutoff)).rowcount
+        return {"answers": deleted_answers, "feedback": deleted_feedback}
 
     def feedback(self, helpful: bool | None = None) -> list[dict[str, Any]]:
         """Feedback, newest first, with the question, the answer the citizen saw and its outcome."""
-        sql = (
-            "SELECT f.id, f.answer_id, f.helpful, f.reason, f.comment, f.created_at,"
-            " a.question, a.answer, a.status, a.language, a.municipality"
-            " FROM feedback f JOIN answers a ON a.id = f.answer_id"
-        )
-        value = None if helpful is None else int(helpful)
-        rows = self._select(sql, "f.helpful", value, "f.created_at DESC, f.rowid DESC")
-        return [{**dict(row), "helpful": bool(row["helpful"])} for row in rows]
+        f, a = self._feedback, self._answers
+        query = select(
+            f.c.id, f.c.answer_id, f.c.helpful, f.c.reason, f.c.comment, f.c.created_at,
+            a.c.question, a.c.answer, a.c.status, a.c.language, a.c.municipality,
+        ).join_from(f, a, a.c.id == f.c.answer_id)  # fmt: skip
+        if helpful is not None:
+            query = query.where(f.c.helpful == int(helpful))
+        rows = self._rows(query.order_by(f.c.created_at.desc(), self._order(f).desc()))
+        return [{**row, "helpful": bool(row["helpful"])} for row in rows]
 
     def answers(self, status: str | None = None) -> list[dict[str, Any]]:
         """Recorded questions, newest first; ``status='not_found'`` lists the gaps."""
-        sql = "SELECT id, question, status, language, municipality, pii_detected, latency_ms, created_at FROM answers"
-        rows = self._select(sql, "status", status, "created_at DESC, rowid DESC")
-        return [{**dict(row), "pii_detected": bool(row["pii_detected"])} for row in rows]
+        a = self._answers
+        query = select(
+            a.c.id, a.c.question, a.c.status, a.c.language, a.c.municipality, a.c.pii_detected, a.c.latency_ms,
+            a.c.created_at,
+        )  # fmt: skip
+        if status is not None:
+            query = query.where(a.c.status == status)
+        rows = self._rows(query.order_by(a.c.created_at.desc(), self._order(a).desc()))
+        return [{**row, "pii_detected": bool(row["pii_detected"])} for row in rows]
 
     def gaps(self, limit: int = 2000) -> list[dict[str, Any]]:
         """The newest questions the plans did not answer: ``not_found``, or ``referred`` to the
         municipality as one person's case (prices, waiting times...), already redacted."""
-        with self._connect() as conn:
-            rows = conn.execute(
-                "SELECT id, question, status, language, municipality, created_at FROM answers"
-                " WHERE status IN ('not_found', 'referred') AND question != ''"
-                " ORDER BY created_at DESC, rowid DESC LIMIT ?",
-                (int(limit),),
-            ).fetchall()
-        return [dict(row) for row in rows]
+        a = self._answers
+        query = (
+            select(a.c.id, a.c.question, a.c.status, a.c.language, a.c.municipality, a.c.created_at)
+            .where(a.c.status.in_(("not_found", "referred")), a.c.question != "")
+            .order_by(a.c.created_at.desc(), self._order(a).desc())
+            .limit(int(limit))
+        )
+        return self._rows(query)
 
     def record_eval_run(self, dataset: str, metrics: dict[str, Any], settings: dict[str, Any]) -> str:
         """Keep one eval run's metrics (and the settings it ran with); return its id."""
         run_id = uuid.uuid4().hex
         with self._connect() as conn:
             conn.execute(
-                "INSERT INTO eval_runs (id, dataset, settings, metrics, created_at) VALUES (?, ?, ?, ?, ?)",
-                (run_id, dataset, json.dumps(settings, default=str), json.dumps(metrics, default=str), _now()),
+                self._eval_runs.insert().values(
+                    id=run_id,
+                    dataset=dataset,
+                    settings=json.dumps(settings, default=str),
+                    metrics=json.dumps(metrics, default=str),
+                    created_at=_now(),
+                )
             )
         return run_id
 
     def eval_runs(self, dataset: str | None = None) -> list[dict[str, Any]]:
         """Eval runs, oldest first, each ``{id, dataset, settings, metrics, created_at}``."""
-        sql = "SELECT id, dataset, settings, metrics, created_at FROM eval_runs"
-        rows = self._select(sql, "dataset", dataset, "created_at, rowid")
-        return [
-            {**dict(row), "settings": json.loads(row["settings"]), "metrics": json.loads(row["metrics"])}
-            for row in rows
-        ]
+        e = self._eval_runs
+        query = select(e.c.id, e.c.dataset, e.c.settings, e.c.metrics, e.c.created_at)
+        if dataset is not None:
+            query = query.where(e.c.dataset == dataset)
+        rows = self._rows(query.order_by(e.c.created_at, self._order(e)))
+        return [{**row, "settings": json.loads(row["settings"]), "metrics": json.loads(row["metrics"])} for row in rows]
+
+    def _rows(self, query: Any) -> list[dict[str, Any]]:
+        with self._connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]

@@ -44,6 +44,7 @@ from assistant.intents import IntentModel, load_decision_table, table_hash
 from assistant.knowledge import load_manifest
 from assistant.knowledge_base import index_lock, purge_removed
 from assistant.statements import Unit, text_units
+from assistant.translations import TranslationMemory
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,11 @@ def collection_name(settings: Settings) -> str:
 
 def chroma_client(settings: Settings) -> Any:
     if settings.chroma_host:
-        return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port)
+        return chromadb.HttpClient(
+            host=settings.chroma_host,
+            port=settings.chroma_port,
+            settings=chromadb.Settings(anonymized_telemetry=False),
+        )
     path = settings.index_dir / "chroma"
     path.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(path), settings=chromadb.Settings(anonymized_telemetry=False))
@@ -83,6 +88,7 @@ class IndexReport:
     statements_embedded: int = 0
     total_chunks: int = 0
     intents_trained: int = 0  # examples the intent model was (re)trained on this run; 0 if unchanged
+    translations_embedded: int = 0  # translations put in the vector cache this run; 0 if unchanged
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -220,6 +226,7 @@ def _build(settings: Settings, embedder: CareEmbeddings | None, collection: Any)
             retiring.append(entry["key"])
 
     intents = _build_intents(settings, state.get("intents"), lazy, report)
+    translations = _embed_translations(settings, state.get("translations"), lazy, report)
     active = {entry["key"] for entry in new_docs.values()}
     _delete_keys(settings, collection, [k for k in state.get("retired", []) if k not in active])
     new_state = {
@@ -228,6 +235,7 @@ def _build(settings: Settings, embedder: CareEmbeddings | None, collection: Any)
         "model": settings.embedding_model,
         "documents": new_docs,
         "intents": intents,
+        "translations": translations,
         "retired": [k for k in retiring if k not in active],
         "built_at": time.time(),
     }
@@ -276,6 +284,27 @@ class _LazyEmbedder:
                 self._embedder = load_embeddings(self._settings, threads=default_threads())
             self._cache = VectorCache(self._settings.vector_cache_path, self._embedder)
         return self._cache
+
+
+def _embed_translations(
+    settings: Settings, previous: dict[str, Any] | None, lazy: _LazyEmbedder, report: IndexReport
+) -> dict[str, Any] | None:
+    """Put the translation memory's texts in the vector cache, unless they are unchanged since the last build.
+
+    The service compares a statement with the question through its translation into the
+    asker's language too (:class:`assistant.translations.TranslationVectors`); embedding
+    them here keeps that work out of the service's start.
+    """
+    texts = sorted({t.text for _key, t in TranslationMemory(settings.translations_dir).entries()})
+    if not texts:
+        return None
+    digest = hashlib.sha256("\n".join(texts).encode("utf-8")).hexdigest()
+    signature = {"texts": digest, "model": settings.embedding_model}
+    if previous == signature:
+        return previous
+    lazy.cache().vectors(texts, role="passage")
+    report.translations_embedded = len(texts)
+    return signature
 
 
 def _build_intents(

@@ -25,11 +25,22 @@ once a second by searches, and by the service's readiness check) notices a
 deleted vector store or a chunk file edited in place. Either makes searches
 fail with :class:`IndexIntegrityError` naming what is wrong: there is no
 quieter fallback, because an index nobody can rebuild from must be noticed.
+
+With a Chroma server (``CARE_CHROMA_HOST``) the same holds, checked over HTTP:
+every :data:`SERVER_CHECK_INTERVAL_S` the collection must still hold the
+snapshot's statements (a server restarted on an empty volume fails it). A server
+that cannot be reached does not stop the answers: the snapshot in memory is the
+whole index. Only loading a new one needs the server; until it is back, searches
+fail with :class:`VectorStoreUnavailableError` rather than answer from an index
+other workers have already left. Chunk texts never come from the server: they
+are read from ``<data_dir>/index/chunks``, which every worker shares with the
+builder (see docs/distributed.md).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
 import time
@@ -38,6 +49,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import chromadb.errors
 import numpy as np
 from pydantic import BaseModel, Field
 
@@ -48,6 +60,7 @@ from assistant.index import (
     STATE_FILE,
     chroma_client,
     chunks_by_key,
+    collection_name,
     get_collection,
     load_chunks,
     quotable_units,
@@ -58,6 +71,8 @@ from assistant.knowledge import load_glossary, removed_documents
 from assistant.language import detect_language
 from assistant.lexical import BM25Index, DiacriticRestorer, Glossary, document_tokens, fold, query_tokens, words
 from assistant.statements import Unit
+
+log = logging.getLogger(__name__)
 
 
 class Retrieval(BaseModel):
@@ -91,6 +106,10 @@ class IndexModelMismatchError(UserFacingError, RuntimeError):
 
 class IndexIntegrityError(UserFacingError, RuntimeError):
     """The index on disk does not match what its state file records (missing or altered)."""
+
+
+class VectorStoreUnavailableError(UserFacingError, RuntimeError):
+    """The Chroma server cannot be reached, and the index has to be (re)loaded from it."""
 
 
 @dataclass(frozen=True)
@@ -165,6 +184,8 @@ class IndexSnapshot:
 _EMPTY = IndexSnapshot(-1, [], [], BM25Index([]), DiacriticRestorer([]), [], np.zeros((0, 1)), {}, {})
 CHECK_FILES_PER_VERIFY = 256  # chunk files checked per verification (see Retriever._check_files)
 VERIFY_INTERVAL_S = 1.0  # searches check the files on disk at most this often (a few stat calls)
+STORE_PAGE = 5000  # statements per read when an index is loaded
+SERVER_CHECK_INTERVAL_S = 10.0  # with a Chroma server: how often the collection is counted (one HTTP call)
 
 
 @dataclass
@@ -192,6 +213,7 @@ class Retriever:
         self._watch = _Watch()
         self._verified_at = 0.0
         self._next_check = 0
+        self._server_checked_at = 0.0
         self._problem: Exception | None = None
         self.refresh()
 
@@ -250,7 +272,10 @@ class Retriever:
         try:
             self.refresh()
             self._check_files(everything=force)
-        except (IndexNotBuiltError, IndexModelMismatchError, IndexIntegrityError) as exc:
+            if self.settings.chroma_host and (force or now - self._server_checked_at >= SERVER_CHECK_INTERVAL_S):
+                self._check_server()
+                self._server_checked_at = now
+        except (IndexNotBuiltError, IndexModelMismatchError, IndexIntegrityError, VectorStoreUnavailableError) as exc:
             self._problem = exc
             self._verified_at = now
             raise
@@ -315,6 +340,39 @@ class Retriever:
                     f"The chunk file of {document!r} ({_shown(path, self.settings)}) was changed after the "
                     "index was built; its text is not quoted. Run `python -m assistant index` to rebuild it."
                 )
+
+    def _check_server(self) -> None:
+        """The Chroma server still holds at least the loaded snapshot's statements.
+
+        A count, not a comparison of ids: the collection also holds the previous build's
+        records until the build after next deletes them, and a count costs the same
+        one request at any size. An unreachable server is only logged (see the module notes).
+        """
+        expected = len(self._snapshot.statements)
+        name = collection_name(self.settings)
+        try:
+            client = chroma_client(self.settings)
+        except Exception as exc:
+            log.warning("the Chroma server cannot be reached (%s); answering from the loaded index", type(exc).__name__)
+            return
+        try:
+            held = client.get_collection(name).count()
+        except chromadb.errors.NotFoundError:
+            held = 0
+        except Exception as exc:
+            log.warning("the Chroma server cannot be reached (%s); answering from the loaded index", type(exc).__name__)
+            return
+        finally:
+            client.close()
+        if held < expected:
+            raise IndexIntegrityError(
+                f"The Chroma server at {self._server()} holds {held} of the {expected} statements of the loaded "
+                f"index (collection {name!r}): was it restarted without its data? "
+                "Run `python -m assistant index` to rebuild it."
+            )
+
+    def _server(self) -> str:
+        return f"{self.settings.chroma_host}:{self.settings.chroma_port}"
 
     def _load(self) -> None:
         """Load the snapshot ``state.json`` lists; again if a build replaced it meanwhile."""
@@ -382,12 +440,26 @@ class Retriever:
                 "Run `python -m assistant index` to rebuild it."
             )
         # A fresh client each time, closed after: one kept open would not see another process's build.
-        client = chroma_client(self.settings)
         try:
-            stored = get_collection(self.settings, client).get(where={"doc_key": {"$in": keys}}, include=["embeddings"])
+            client = chroma_client(self.settings)
+        except Exception as exc:
+            if not self.settings.chroma_host:
+                raise
+            raise VectorStoreUnavailableError(
+                f"The Chroma server at {self._server()} cannot be reached ({type(exc).__name__}), and the index "
+                "must be loaded from it. Start it (`chroma run`) or check CARE_CHROMA_HOST and CARE_CHROMA_PORT."
+            ) from exc
+        try:
+            vector_of = _read_vectors(get_collection(self.settings, client), keys)
+        except Exception as exc:
+            if not self.settings.chroma_host or isinstance(exc, UserFacingError):
+                raise
+            raise VectorStoreUnavailableError(
+                f"The Chroma server at {self._server()} failed while the index was loaded ({type(exc).__name__}). "
+                "Check that it is running; the service tries again by itself."
+            ) from exc
         finally:
             client.close()
-        vector_of = dict(zip(stored["ids"], stored["embeddings"], strict=True))
         statements: list[Statement] = []
         rows: list[Any] = []
         for key, chunks in chunks_by_key(self.settings, state).items():
@@ -526,6 +598,22 @@ class Retriever:
             chunk = snap.chunks[snap.chunk_index[chunk_id]]
             candidate = candidates.setdefault(chunk.id, _Candidate(chunk))
             candidate.dense_rank, candidate.dense_score = rank, similarity
+
+
+def _read_vectors(collection: Any, keys: list[str]) -> dict[str, Any]:
+    """The vectors of these documents' statements, by statement id, read a page at a time.
+
+    One ``get`` of everything would be one response of every vector: from a Chroma server,
+    a JSON body that grows with the corpus (384 numbers per statement).
+    """
+    vectors: dict[str, Any] = {}
+    offset = 0
+    while True:
+        page = collection.get(where={"doc_key": {"$in": keys}}, include=["embeddings"], limit=STORE_PAGE, offset=offset)
+        vectors.update(zip(page["ids"], page["embeddings"], strict=True))
+        if len(page["ids"]) < STORE_PAGE:
+            return vectors
+        offset += STORE_PAGE
 
 
 def _verify_chunk_files(settings: Settings, state: dict[str, Any]) -> dict[str, tuple[str, str, tuple[int, int]]]:

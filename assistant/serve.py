@@ -368,7 +368,7 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
     """The FastAPI application; loads the assistant in the background at start-up unless one is given."""
     holder = _AssistantHolder(settings, assistant, lambda cfg: Assistant(cfg))
     question_model = chat_request_model(settings.max_question_chars)
-    store = FeedbackStore(settings.database_path)
+    store = FeedbackStore(settings.database)
 
     async def retention() -> None:
         """Delete what is older than the retention period: at start-up, then daily."""

@@ -440,16 +440,18 @@ def test_privacy_endpoint_states_what_is_stored_and_for_how_long(tmp_path: Any) 
 def test_stored_questions_and_feedback_are_deleted_after_the_retention_period(tmp_path: Any) -> None:
     from datetime import UTC, datetime, timedelta
 
+    from sqlalchemy import text
+
     store = FeedbackStore(tmp_path / "care.sqlite3")
     old, new = (Answer(id=i, question=f"question {i}", status="answered", language="da", answer="a") for i in "on")
     store.record_answer(old, None)
     store.record_answer(new, None)
     store.add_feedback("o", True, "old comment")
     store.add_feedback("n", False, "new comment")
-    with store._connect() as conn:  # age the first answer and its feedback by 40 days
+    with store.engine.begin() as conn:  # age the first answer and its feedback by 40 days
         stamp = (datetime.now(UTC) - timedelta(days=40)).isoformat(timespec="seconds")
-        conn.execute("UPDATE answers SET created_at = ? WHERE id = 'o'", (stamp,))
-        conn.execute("UPDATE feedback SET created_at = ? WHERE answer_id = 'o'", (stamp,))
+        conn.execute(text("UPDATE answers SET created_at = :s WHERE id = 'o'"), {"s": stamp})
+        conn.execute(text("UPDATE feedback SET created_at = :s WHERE answer_id = 'o'"), {"s": stamp})
     # The service purges at start-up.
     with TestClient(create_app(Settings(data_dir=tmp_path), BrokenAssistant())):  # type: ignore[arg-type]
         deadline = time.monotonic() + 10

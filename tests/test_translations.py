@@ -132,3 +132,49 @@ def test_a_failing_draft_leaves_the_unit_untranslated(tmp_path: Path) -> None:
 
     assert draft_missing(memory, failing, by="llm:test") == {"drafted": 0, "failed": 3}
     assert memory.get(str(data["units"][0]["key"]), "en") is None
+
+
+def test_translation_vectors_are_the_translations_own(memory, settings, embedder) -> None:  # type: ignore[no-untyped-def]
+    """Each translation's vector is found under its own key and language: a question worded as the
+    translation is closer to it than to the statement in the original language."""
+    from assistant.embeddings import VectorCache
+    from assistant.translations import TranslationVectors
+
+    vectors = TranslationVectors(memory, VectorCache(settings.vector_cache_path, embedder))
+    english = [(key, t) for key, t in memory.entries() if t.language == "en"][:40]
+    sources = {u["key"]: u["source"] for doc in memory.documents() for u in memory.units(doc)}
+    closer = 0
+    for key, translation in english:
+        query = embedder.query_vector(translation.text)
+        own = vectors.similarity(key, "en", query)
+        original = float(embedder.vectors([sources[key]], "passage")[0] @ query)
+        assert own is not None and own > 0.85, (key, translation.text, own)
+        closer += own > original
+    assert closer >= 0.9 * len(english), f"{closer} of {len(english)}"
+    assert vectors.similarity("no-such-key", "en", query) is None
+
+
+def test_a_statement_in_another_language_counts_with_its_translation(assistant) -> None:  # type: ignore[no-untyped-def]
+    """English questions about the Danish, Swedish and Norwegian plans: a quoted statement's similarity
+    is the better of its own and its English translation's, and translations raise some."""
+    snapshot = assistant.retriever.snapshot
+    raised = compared = 0
+    for question in (
+        "How does Östersund want to prevent loneliness?",
+        "What will Slagelse do for adults with disabilities?",
+        "Will there be more nursing home places in Norway?",
+    ):
+        answer, trace = assistant.answer_with_trace(question)
+        assert answer.status == "answered", answer.answer
+        for statement in trace.selection.statements:
+            if statement.passage.language == "en":
+                continue
+            (original,) = [
+                sim
+                for unit, sim in snapshot.statement_scores(statement.passage.chunk_id, trace.analysis.vector)
+                if unit.key == statement.unit.key
+            ]
+            assert statement.similarity >= original - 1e-6
+            compared += 1
+            raised += statement.similarity > original + 1e-6
+    assert compared and raised >= 2, (raised, compared)

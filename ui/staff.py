@@ -238,7 +238,7 @@ class StaffConsole:
     def __init__(self, settings: Settings, assistant: AssistantSource) -> None:
         self.settings = settings
         self._assistant_source = assistant
-        self.store = FeedbackStore(settings.database_path)
+        self.store = FeedbackStore(settings.database)
         self._by_model: dict[str, Assistant] = {}
         self._model_lock = threading.Lock()
         self.last_report: IndexReport | None = None
