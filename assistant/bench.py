@@ -442,6 +442,8 @@ class ServiceProcess:
         for child in children or [str(pid)]:
             try:
                 status = Path(f"/proc/{child}/status").read_text()
+                if b"resource_tracker" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    continue  # multiprocessing's helper beside the workers, not a worker
             except OSError:
                 continue
             found += [

@@ -92,7 +92,7 @@ class Settings(BaseSettings):
     workers: int = Field(
         default=0,
         ge=0,
-        description="Worker processes serving the API (each loads the model and the index, about 0.3 GB); "
+        description="Worker processes serving the API (each loads the model and the index, about 0.45 GB); "
         "0: one per CPU core, or one with the staff console. Each answers several questions at once.",
     )
     staff_user: str | None = None
