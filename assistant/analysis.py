@@ -22,6 +22,7 @@ In order:
 
 from __future__ import annotations
 
+import bisect
 import re
 import threading
 import time
@@ -320,7 +321,7 @@ class Analyser:
         letters or a genitive ("Ostersunds"), or names one of its towns ("Korsør").
         """
         tokens = {fold(t).removesuffix("'s") for t in words(text)}
-        covered = {municipality_stem(c.municipality): c.municipality for c in snap.chunks if c.municipality}
+        covered = snap.municipality_stems
         named = {
             name
             for stem, name in covered.items()
@@ -336,7 +337,7 @@ class Analyser:
         A place the documents themselves mention ("Kirkenes sykehus" in the Norwegian
         plan) is not uncovered: the question may well be about that document.
         """
-        covered = {municipality_stem(c.municipality) for c in snap.chunks if c.municipality}
+        covered = snap.municipality_stems
         vocabulary = _vocabulary(snap)
         for written, municipality, _country in self.gazetteer.find(question):
             if municipality_stem(municipality) in covered:
@@ -350,8 +351,7 @@ class Analyser:
         folded = fold(word).removesuffix("'s")
         if any(folded in names for names in self._country_words.values()):
             return True
-        stems = {municipality_stem(c.municipality) for c in self.retriever.snapshot.chunks if c.municipality}
-        return any(stem and folded.startswith(stem) for stem in stems)
+        return any(stem and folded.startswith(stem) for stem in self.retriever.snapshot.municipality_stems)
 
     def _unknown_place(self, snap: IndexSnapshot, question: str) -> str | None:
         """A capitalised name after a preposition ('i Malmö') or before 'kommune' that no document mentions."""
@@ -371,10 +371,11 @@ class Analyser:
         if name in vocabulary or name in self._known_place_words or fold(name) in self._known_place_words:
             return True
         stem = name[:-1] if name.endswith("s") else name  # genitive: "Slagelses", "Östersunds"
-        return len(stem) >= 4 and any(word.startswith(stem) for word in vocabulary)
+        return len(stem) >= 4 and _has_prefix(vocabulary, stem)
 
 
 _VOCABULARY: dict[int, frozenset[str]] = {}
+_SORTED_VOCABULARY: dict[int, tuple[frozenset[str], list[str]]] = {}
 
 
 def _vocabulary(snap: IndexSnapshot) -> frozenset[str]:
@@ -383,12 +384,27 @@ def _vocabulary(snap: IndexSnapshot) -> frozenset[str]:
     if found is None:
         found = frozenset(w for c in snap.chunks for w in words(c.search_text))
         _VOCABULARY.clear()
+        _SORTED_VOCABULARY.clear()
         _VOCABULARY[snap.version] = found
     return found
 
 
+def _has_prefix(vocabulary: frozenset[str], prefix: str) -> bool:
+    """Whether a word of the vocabulary starts with ``prefix``: a binary search of the sorted
+    words (built once per vocabulary) instead of a scan of every word for every name."""
+    # Held with its vocabulary, so an id reused by a later vocabulary never finds this list.
+    entry = _SORTED_VOCABULARY.get(id(vocabulary))
+    if entry is None or entry[0] is not vocabulary:
+        entry = (vocabulary, sorted(vocabulary))
+        _SORTED_VOCABULARY.clear()
+        _SORTED_VOCABULARY[id(vocabulary)] = entry
+    ordered = entry[1]
+    at = bisect.bisect_left(ordered, prefix)
+    return at < len(ordered) and ordered[at].startswith(prefix)
+
+
 def _country_of(snap: IndexSnapshot, municipality: str) -> str | None:
-    return next((c.country for c in snap.chunks if (c.municipality or "").casefold() == municipality.casefold()), None)
+    return snap.municipality_country.get(municipality.casefold())
 
 
 def _previous_question(history: list[dict[str, Any]] | None) -> str | None:

@@ -74,7 +74,9 @@ class Assistant:
         self._answer_thresholds = AnswerThresholds.from_mapping(self.analyser.thresholds.answer)
         self._lexicon: LexicalEvidence | None = None
         self._translated: TranslationVectors | None = None
-        self.cache = AnswerCache(settings.answer_cache_size if settings.answer_cache else 0)
+        self.cache = AnswerCache(
+            settings.answer_cache_size if settings.answer_cache else 0, settings.answer_cache_generation_path
+        )
 
     def warm_up(self) -> None:
         """Load what the first question would otherwise wait for (the language detector, the
@@ -137,6 +139,7 @@ class Assistant:
         cfg = settings or self.settings
         started = time.perf_counter()
         key = None
+        generation = self.cache.generation()
         if not history and settings is None and len((question or "").strip()) <= cfg.max_question_chars:
             # The embedding dominates an answer's cost; a repeated question skips it.
             self.retriever.refresh()
@@ -171,7 +174,7 @@ class Assistant:
             latency_ms=round((time.perf_counter() - started) * 1000, 2),
         )
         if not analysis.pii:
-            self.cache.put(key, answer)
+            self.cache.put(key, answer, generation)
         return answer, trace
 
     def _respond(self, analysis: QuestionAnalysis, cfg: Settings, trace: Trace) -> tuple[Status, str, list[Citation]]:

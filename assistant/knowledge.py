@@ -128,10 +128,16 @@ def _load_prompt_file(path: Path) -> dict[str, str]:
 
 def prompt(settings: Settings, language: str, key: str, **values: Any) -> str:
     """A fixed text the assistant says, from ``prompts/<language>.yaml``, filled in."""
-    texts = _load_prompt_file(settings.prompts_dir / f"{language}.yaml")
+    texts = _prompt_texts(settings.prompts_dir, language)
     if key not in texts:
-        texts = _load_prompt_file(settings.prompts_dir / "en.yaml")
+        texts = _prompt_texts(settings.prompts_dir, "en")
     return texts[key].format(**values)
+
+
+@lru_cache(maxsize=16)
+def _prompt_texts(directory: Path, language: str) -> dict[str, str]:
+    # An answer says a dozen fixed texts: building the file's Path for each took a millisecond an answer.
+    return _load_prompt_file(directory / f"{language}.yaml")
 
 
 # Writing the knowledge base (add, remove, soft removal and its undo) is assistant.knowledge_base's

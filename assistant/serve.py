@@ -32,11 +32,13 @@ Stored questions and feedback are deleted after ``CARE_RETENTION_DAYS`` days.
 from __future__ import annotations
 
 import asyncio
+import functools
 import html
 import json
 import logging
 import re
 import threading
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
@@ -75,6 +77,7 @@ STREAM_PAUSE_S = 0.02  # between delta events, so the answer visibly builds up
 RETENTION_INTERVAL_S = 24 * 3600
 RETRY_AFTER_LOADING_S = 5
 RETRY_AFTER_BROKEN_S = 30
+WORKER_HEALTHCHECK_S = 60
 
 UNAVAILABLE = "The assistant is temporarily unavailable. Please try again in a moment."
 STARTING = "The assistant is starting. Please try again in a few seconds."
@@ -702,7 +705,7 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
 
     # ---- the staff console, behind its login (not served at all without one)
 
-    if settings.staff_allow_without_login or (settings.staff_user and settings.staff_password):
+    if settings.staff_console:
         from gradio.utils import get_upload_folder
 
         from ui.staff import mount_console  # imports Gradio, so only when the console is served
@@ -717,7 +720,7 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
 
     # Added last is outermost: a client over its rate is refused before its body is read; the
     # upload guard reads only a body the size limit (max_body_size) and the deadline let through.
-    app.add_middleware(_PageAndApiHeaders)
+    app.add_middleware(_PageAndApiHeaders, worker=uuid.uuid4().hex[:12])
     app.add_middleware(BodyDeadlineMiddleware, timeout_s=settings.body_timeout_s, limit_for=body_limit)
     app.add_middleware(RateLimitMiddleware, rules=rate_rules(settings))
     return app
@@ -734,8 +737,11 @@ class _PageAndApiHeaders:
     an exception group, which FastAPI then answers as a 400.
     """
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, worker: str = "") -> None:
         self.app = app
+        # Which worker process answered, as an opaque id (not the pid): for operators and the tests
+        # of several workers, where the kernel hands each connection to any one of them.
+        self.worker = worker
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -748,6 +754,8 @@ class _PageAndApiHeaders:
                 await send_json(send, 415, "Send the request body as application/json.")
                 return
         extra = dict(_SECURITY_HEADERS)
+        if self.worker:
+            extra["X-Worker"] = self.worker
         if path == "/" or path.startswith("/static"):
             extra["Content-Security-Policy"] = _PAGE_CSP
         if path.startswith("/api/") or (path == "/" and method == "POST"):
@@ -793,8 +801,44 @@ def _answer_page(settings: Settings, language: str, answer: Answer | None, error
 
 
 def run(settings: Settings) -> None:
-    """Serve the app with uvicorn on ``settings.host``:``settings.port``, with every limit in force."""
-    import uvicorn
+    """Serve the app with uvicorn on ``settings.host``:``settings.port``, with every limit in force,
+    in ``settings.worker_count`` processes.
 
+    Several processes, because an answer is CPU work in Python and in the embedding engine: one
+    process's threads share one interpreter lock, processes use every core. Each worker loads its
+    own model and reads the same index on disk (read only; a rebuilt index is picked up by each).
+    The supervisor is uvicorn's own (as ``uvicorn --workers N``): it binds the port once, starts
+    the workers with the settings (``worker_app``), restarts one that dies and stops them all.
+    """
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    workers = settings.worker_count
+    if workers > 1 and settings.staff_console:
+        log.warning(
+            "%d workers with the staff console: its sessions live in one process, so route /staff to a "
+            "separate one-worker instance (docs/scaling.md) or set CARE_WORKERS=1",
+            workers,
+        )
+    if workers == 1:
+        uvicorn.Server(uvicorn_config(worker_app(settings), settings)).run()
+        return
+    # A worker answers the supervisor's health pings only once it has imported Chroma and FastAPI:
+    # seconds on a busy machine, where uvicorn's default of 5 s would kill it as hung, again and again.
+    config = uvicorn_config(
+        functools.partial(worker_app, settings),
+        settings,
+        factory=True,
+        workers=workers,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
+    )
+    Multiprocess(config, sockets=[config.bind_socket()]).run()
+
+
+def worker_app(settings: Settings) -> FastAPI:
+    """The app in one serving process (the factory each worker calls; a spawned worker starts
+    with no logging set up, so it gets the command line's here)."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("uvicorn.access").addFilter(DropQueryStrings())
-    uvicorn.Server(uvicorn_config(create_app(settings), settings)).run()
+    return create_app(settings)

@@ -75,6 +75,7 @@ def _env(settings: Settings, chroma: tuple[str, int], database_url: str) -> dict
         "CARE_CHROMA_HOST": chroma[0],
         "CARE_CHROMA_PORT": str(chroma[1]),
         "CARE_DATABASE_URL": database_url,
+        "CARE_WORKERS": "1",  # each "worker" here is one process: which one answers is the point
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
         "ANONYMIZED_TELEMETRY": "False",

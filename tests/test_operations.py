@@ -272,6 +272,7 @@ def test_the_service_says_503_until_ready_and_then_answers(built_index: Settings
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {**_env(built_index), "CARE_PORT": str(port), **{f"CARE_{k.upper()}": v for k, v in GENEROUS_RATES.items()}}
+    env["CARE_WORKERS"] = "1"  # one process's start-up (several workers: tests/test_workers.py)
     started = time.monotonic()
     process = subprocess.Popen(
         [sys.executable, "-m", "assistant", "serve", "--port", str(port)],
