@@ -70,8 +70,14 @@ class Assistant:
         self.retriever = retriever or Retriever(settings)
         self.analyser = Analyser(settings, self.retriever)
         self.memory = TranslationMemory(settings.translations_dir)
-        self.composer = Composer(settings, self.memory, {c.id: c.terms for c in self.retriever.glossary.concepts})
-        self._answer_thresholds = AnswerThresholds.from_mapping(self.analyser.thresholds.answer)
+        answer_thresholds = self.analyser.thresholds.answer
+        self.composer = Composer(
+            settings,
+            self.memory,
+            {c.id: c.terms for c in self.retriever.glossary.concepts},
+            home_country_bonus=answer_thresholds["home_country_bonus"],
+        )
+        self._answer_thresholds = AnswerThresholds.from_mapping(answer_thresholds)
         self._lexicon: LexicalEvidence | None = None
         self._translated: TranslationVectors | None = None
         self.cache = AnswerCache(

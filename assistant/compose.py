@@ -30,7 +30,6 @@ COUNTRIES = ("DK", "SE", "NO")
 COUNTRY_OF_LANGUAGE = {"da": "DK", "sv": "SE", "nb": "NO"}
 _YEAR = re.compile(r"(?:19|20)\d\d")
 # Topics named when a question is not answered, by glossary concept (the asker's own words for them).
-HOME_COUNTRY_BONUS = 0.01
 COVERED_TOPICS = ("dementia", "relatives_carers", "home_care", "nursing_home", "disability", "rehabilitation")
 
 
@@ -62,6 +61,8 @@ class Composer:
         settings: where the prompts and the knowledge base are.
         memory: the translation memory.
         glossary_terms: concept id -> its words per language (to name covered topics).
+        home_country_bonus: how much a statement from the asker's own country gains in the
+            order of the answer (``policy/thresholds.yaml``, ``answer.home_country_bonus``).
     """
 
     def __init__(
@@ -69,8 +70,10 @@ class Composer:
         settings: Settings,
         memory: TranslationMemory,
         glossary_terms: dict[str, dict[str, tuple[str, ...]]],
+        home_country_bonus: float = 0.0,
     ) -> None:
         self.settings = settings
+        self.home_country_bonus = home_country_bonus
         self.memory = memory
         self.helplines = load_helplines(settings.knowledge_dir / "helplines.yaml")
         self._glossary_terms = glossary_terms
@@ -140,7 +143,7 @@ class Composer:
         """
 
         def key(statement: ScoredStatement) -> float:
-            return statement.score + (HOME_COUNTRY_BONUS if statement.passage.country == home_country else 0.0)
+            return statement.score + (self.home_country_bonus if statement.passage.country == home_country else 0.0)
 
         runs: list[list[ScoredStatement]] = []
         for statement in sorted(statements, key=lambda s: -key(s)):
