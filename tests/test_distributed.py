@@ -266,17 +266,28 @@ def _fjordby(settings: Settings) -> None:
     add_document(settings, NEW_DOCUMENT, meta)
 
 
+def _indexed_on_server(
+    settings: Settings, chroma_server: tuple[str, int] | None, prefix: str, embedder: Any
+) -> Settings:
+    """The fictional Fjordby document indexed into its own collection of the Chroma server (or embedded)."""
+    from assistant.index import build_index
+
+    if chroma_server is not None:
+        settings = settings.model_copy(
+            update={"chroma_host": chroma_server[0], "chroma_port": chroma_server[1], "collection_prefix": prefix}
+        )
+    _fjordby(settings)
+    build_index(settings, embedder=embedder)
+    return settings
+
+
 def test_a_chroma_server_that_lost_the_collection_is_an_integrity_error(
     fictional_kb: Settings, chroma_server: tuple[str, int], embedder: Any
 ) -> None:
-    from assistant.index import build_index, chroma_client, collection_name
+    from assistant.index import chroma_client, collection_name
     from assistant.retrieve import IndexIntegrityError, Retriever
 
-    settings = fictional_kb.model_copy(
-        update={"chroma_host": chroma_server[0], "chroma_port": chroma_server[1], "collection_prefix": "lost"}
-    )
-    _fjordby(settings)
-    build_index(settings, embedder=embedder)
+    settings = _indexed_on_server(fictional_kb, chroma_server, "lost", embedder)
     retriever = Retriever(settings, embedder=embedder)
     assert retriever.search("demenscafé", k=1).passages
     retriever.verify(force=True)  # healthy
@@ -294,11 +305,7 @@ def test_an_unreachable_chroma_server_is_named_when_the_index_must_be_loaded(
     from assistant.index import build_index
     from assistant.retrieve import Retriever, VectorStoreUnavailableError
 
-    settings = fictional_kb.model_copy(
-        update={"chroma_host": chroma_server[0], "chroma_port": chroma_server[1], "collection_prefix": "gone"}
-    )
-    _fjordby(settings)
-    build_index(settings, embedder=embedder)
+    settings = _indexed_on_server(fictional_kb, chroma_server, "gone", embedder)
     loaded = Retriever(settings, embedder=embedder)
 
     elsewhere = settings.model_copy(update={"chroma_port": free_port()})  # nothing listens there
@@ -324,15 +331,8 @@ def test_an_index_is_read_from_the_store_a_page_at_a_time(
     server: bool, fictional_kb: Settings, chroma_server: tuple[str, int], embedder: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from assistant import retrieve
-    from assistant.index import build_index
 
-    settings = fictional_kb
-    if server:
-        settings = settings.model_copy(
-            update={"chroma_host": chroma_server[0], "chroma_port": chroma_server[1], "collection_prefix": "paged"}
-        )
-    _fjordby(settings)
-    build_index(settings, embedder=embedder)
+    settings = _indexed_on_server(fictional_kb, chroma_server if server else None, "paged", embedder)
     whole = retrieve.Retriever(settings, embedder=embedder).snapshot
     assert len(whole.statements) == 3
     for size in (2, 1):  # a full page then a short one; full pages then an empty one
