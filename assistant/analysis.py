@@ -274,7 +274,14 @@ class Analyser:
         vector = self.retriever.embedder.query_vector(without_placeholders(text))
         timings["embed"] = _ms_since(clock)
         clock = time.perf_counter()
-        decision = decide_intent(without_placeholders(text), vector, self.intent_model(), self.floor, self.thresholds)
+        decision = decide_intent(
+            without_placeholders(text),
+            vector,
+            self.intent_model(),
+            self.floor,
+            self.thresholds,
+            embed_sentences=lambda sentences: self.retriever.embedder.vectors(sentences, "query"),
+        )
         timings["intent"] = _ms_since(clock)
         return QuestionAnalysis(
             question=redacted,

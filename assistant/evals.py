@@ -363,6 +363,7 @@ def run_intent_eval(
         default_policy,
         evaluate_intents,
         load_decision_table,
+        sentences_to_learn,
     )
 
     examples = load_decision_table(table or settings.intents_table_path)
@@ -371,7 +372,14 @@ def run_intent_eval(
     cache = VectorCache(settings.vector_cache_path, load_embeddings(settings, threads=_cpu_count()))
     scored = [e for e in examples if e.split == split]
     vectors = cache.vectors([e.text for e in scored], role="query")
-    decisions = [decide_intent(e.text, v, model, floor, thresholds) for e, v in zip(scored, vectors, strict=True)]
+
+    def embed_sentences(sentences: list[str]) -> np.ndarray:
+        return cache.vectors(sentences, role="query")
+
+    decisions = [
+        decide_intent(e.text, v, model, floor, thresholds, embed_sentences)
+        for e, v in zip(scored, vectors, strict=True)
+    ]
     report = evaluate_intents(scored, decisions)
     report["split"] = split
     if out:
@@ -388,14 +396,18 @@ def run_intent_eval(
     if folds > 1:
         train = [e for e in examples if e.split == "train"]
         train_vectors = cache.vectors([e.text for e in train], role="query")
+        sentences = sorted(set(sentences_to_learn(train)))
+        sentence_vectors = dict(zip(sentences, cache.vectors(sentences, role="query"), strict=True))
         order = np.random.default_rng(0).permutation(len(train))
         predicted: dict[int, Any] = {}
         for fold in np.array_split(order, folds):
             held = set(fold.tolist())
             rest = [i for i in range(len(train)) if i not in held]
-            fold_model = IntentModel.train([train[i] for i in rest], train_vectors[rest], model.model)
+            fold_model = IntentModel.train([train[i] for i in rest], train_vectors[rest], model.model, sentence_vectors)
             for i in held:
-                predicted[i] = decide_intent(train[i].text, train_vectors[i], fold_model, floor, thresholds)
+                predicted[i] = decide_intent(
+                    train[i].text, train_vectors[i], fold_model, floor, thresholds, embed_sentences
+                )
         ids = sorted(predicted)
         report["cv"] = {
             "folds": folds,

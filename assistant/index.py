@@ -40,7 +40,7 @@ from assistant.config import Settings
 from assistant.contract import Chunk, DocumentMeta
 from assistant.embeddings import CareEmbeddings, VectorCache, default_threads, load_embeddings
 from assistant.ingest import CHUNKER_VERSION, SUPPORTED_SUFFIXES, IngestError, ingest_document
-from assistant.intents import IntentModel, load_decision_table, table_hash
+from assistant.intents import TRAINING_RECIPE, IntentModel, load_decision_table, sentences_to_learn, table_hash
 from assistant.knowledge import load_manifest
 from assistant.knowledge_base import index_lock, purge_removed
 from assistant.statements import Unit, text_units
@@ -316,13 +316,15 @@ def _build_intents(
         report.warnings.append(f"{path} does not exist: no intent model, so questions cannot be answered")
         return None
     examples = load_decision_table(path)
-    signature = {"table": table_hash(examples), "model": settings.embedding_model}
+    signature = {"table": table_hash(examples), "model": settings.embedding_model, "recipe": TRAINING_RECIPE}
     model_file = settings.index_dir / "intents.npz"
     if previous and all(previous.get(k) == v for k, v in signature.items()) and model_file.exists():
         return previous
     train = [e for e in examples if e.split == "train"]
     vectors = lazy.cache().vectors([e.text for e in train], role="query")
-    model = IntentModel.train(train, vectors, settings.embedding_model)
+    sentences = sorted(set(sentences_to_learn(train)))
+    sentence_vectors = dict(zip(sentences, lazy.cache().vectors(sentences, role="query"), strict=True))
+    model = IntentModel.train(train, vectors, settings.embedding_model, sentence_vectors)
     model.save(settings.index_dir)
     report.intents_trained = len(train)
     return {**signature, "trained_on": len(train), "sha256": _file_hash(model_file)}

@@ -18,6 +18,14 @@ threshold the message is a crisis; a little below it, the care answer opens
 with the emergency number (a *safety note*), so a crisis the model is unsure
 of still shows the number first.
 
+A message of several sentences is also read sentence by sentence
+(:func:`message_sentences`): "can you stop my home care from tomorrow? I have
+decided to end it all tonight" is a care question as a whole, and its second
+sentence is the crisis. A sentence on its own says less than the message, so it
+must pass a higher urgency threshold, and it is read by an urgency model of its
+own, trained with the sentences of every non-crisis letter of the table as not
+urgent ("I am at the end of my tether", "she fell last winter").
+
 A few high-precision rules (``policy/safety_floor.yaml``) are a floor under
 both: crisis = classifiers OR floor, injection = classifier OR floor, so no
 message the rules catch can be lost. The thresholds are in
@@ -41,12 +49,16 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
 
 import numpy as np
 
 from assistant.contract import UserFacingError
 from assistant.knowledge import load_yaml
+from assistant.statements import split_sentences
 
 Intent = Literal[
     "crisis_self", "crisis_other", "medical_history", "plan_info", "own_case", "off_topic", "injection", "greeting"
@@ -69,6 +81,8 @@ CORE_LANGUAGES = ("da", "sv", "nb", "en")
 POLICY_DIR = Path(__file__).resolve().parent / "policy"
 TABLE_COLUMNS = ("id", "split", "language", "intent", "kind", "status", "near_miss_of", "text", "note")
 MODEL_FILE = "intents.npz"
+# Raised when the way the model is trained changes, so that an index built before retrains.
+TRAINING_RECIPE = 2  # 2: a sentence urgency model, which also learns the sentences of non-crisis rows
 
 
 class DecisionTableError(UserFacingError, ValueError):
@@ -194,6 +208,7 @@ class Thresholds:
 
     crisis_like: float
     urgency: float
+    sentence_urgency: float
     safety_note: float
     injection: float
     off_topic: float
@@ -207,6 +222,7 @@ class Thresholds:
         return cls(
             crisis_like=float(intent["crisis_like"]),
             urgency=float(intent["urgency"]),
+            sentence_urgency=float(intent["sentence_urgency"]),
             safety_note=float(intent["safety_note"]),
             injection=float(intent["injection"]),
             off_topic=float(intent["off_topic"]),
@@ -333,6 +349,26 @@ class _Urgency:
         model = LogisticRegression(C=c, max_iter=5000, class_weight="balanced").fit(features, urgent)
         return cls(chars, word_grams, model.coef_[0].astype(np.float32), float(model.intercept_[0]), vectors.shape[1])
 
+    def arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        """The model as named arrays for ``np.savez`` (no pickle)."""
+        return {
+            f"{prefix}urgency_weights": self.weights,
+            f"{prefix}urgency_bias": np.array(self.bias, dtype=np.float64),
+            f"{prefix}char_idf": self.chars.idf,
+            f"{prefix}char_grams": _ordered(self.chars.vocabulary),
+            f"{prefix}word_idf": self.words.idf,
+            f"{prefix}word_grams": _ordered(self.words.vocabulary),
+        }
+
+    @classmethod
+    def from_arrays(cls, data: Any, prefix: str, dim: int) -> _Urgency:
+        def ngrams(analyzer: str, name: str) -> _Ngrams:
+            grams = {str(g): i for i, g in enumerate(data[f"{prefix}{name}_grams"])}
+            return _Ngrams(analyzer, grams, data[f"{prefix}{name}_idf"])
+
+        weights, bias = data[f"{prefix}urgency_weights"], float(data[f"{prefix}urgency_bias"])
+        return cls(ngrams("char_wb", "char"), ngrams("word", "word"), weights, bias, dim)
+
 
 @dataclass(frozen=True)
 class IntentModel:
@@ -344,14 +380,21 @@ class IntentModel:
 
     intents: _Softmax
     kinds: _Softmax
-    urgency: _Urgency
+    urgency: _Urgency  # reads a whole message
+    sentence_urgency: _Urgency  # reads one sentence of a longer message
     model: str
     table: str
     trained_on: int
 
     @classmethod
     def train(
-        cls, examples: list[Example], vectors: np.ndarray, model: str, c: float = 64.0, urgency_c: float = 8.0
+        cls,
+        examples: list[Example],
+        vectors: np.ndarray,
+        model: str,
+        sentence_vectors: Mapping[str, np.ndarray] | None = None,
+        c: float = 64.0,
+        urgency_c: float = 8.0,
     ) -> IntentModel:
         """Fit on the ``train`` rows.
 
@@ -359,6 +402,10 @@ class IntentModel:
             examples: decision-table rows; only ``split == "train"`` ones are used.
             vectors: their embeddings as questions (``role="query"``), row for row.
             model: the embedding model's name.
+            sentence_vectors: embeddings (as questions) of the sentences of the
+                non-crisis rows (:func:`sentences_to_learn`); each is a not-urgent
+                example for the sentence urgency model. None: that model is the
+                whole-message one.
             c: inverse regularisation strength of the intent model (chosen by cross-validation on the train rows).
             urgency_c: the same for the urgency model.
         """
@@ -373,19 +420,28 @@ class IntentModel:
         ]
         intents = _Softmax.fit(vectors[train], [examples[i].intent for i in train], c)
         kinds = _Softmax.fit(vectors[crisis], [examples[i].kind for i in crisis], c)
-        urgency = _Urgency.fit(
-            [examples[i].text for i in near],
-            vectors[near],
-            [examples[i].intent in CRISIS_INTENTS for i in near],
-            urgency_c,
-        )
-        return cls(intents, kinds, urgency, model, table_hash(examples), len(train))
+        texts = [examples[i].text for i in near]
+        urgent = [examples[i].intent in CRISIS_INTENTS for i in near]
+        urgency = _Urgency.fit(texts, vectors[near], urgent, urgency_c)
+        sentence_urgency = urgency
+        if sentence_vectors is not None:
+            # A model of its own: taught the sentences of care letters, the whole-message model
+            # stopped calling "Jeg har tanker om selvmord" a crisis (its past-tense cousins in
+            # letters count as not urgent), and no crisis the whole-message reading catches may be lost.
+            sentences = sentences_to_learn([examples[i] for i in train])
+            sentence_urgency = _Urgency.fit(
+                texts + sentences,
+                np.vstack([vectors[near], *(sentence_vectors[s][None, :] for s in sentences)]),
+                urgent + [False] * len(sentences),
+                urgency_c,
+            )
+        return cls(intents, kinds, urgency, sentence_urgency, model, table_hash(examples), len(train))
 
     def probabilities(self, vector: np.ndarray) -> dict[str, float]:
         return self.intents.probabilities(vector)
 
-    def urgency_probability(self, text: str, vector: np.ndarray) -> float:
-        return self.urgency.probability(text, vector)
+    def urgency_probability(self, text: str, vector: np.ndarray, sentence: bool = False) -> float:
+        return (self.sentence_urgency if sentence else self.urgency).probability(text, vector)
 
     def crisis_kind(self, vector: np.ndarray) -> str:
         probs = self.kinds.probabilities(vector)
@@ -395,21 +451,18 @@ class IntentModel:
         path = directory / MODEL_FILE
         tmp = directory / f".{MODEL_FILE}.tmp.npz"
         meta = {"model": self.model, "table": self.table, "trained_on": self.trained_on}
-        np.savez(
-            tmp,
-            intent_classes=np.array(self.intents.classes),
-            intent_weights=self.intents.weights,
-            intent_bias=self.intents.bias,
-            kind_classes=np.array(self.kinds.classes),
-            kind_weights=self.kinds.weights,
-            kind_bias=self.kinds.bias,
-            urgency_weights=self.urgency.weights,
-            char_idf=self.urgency.chars.idf,
-            char_grams=_ordered(self.urgency.chars.vocabulary),
-            word_idf=self.urgency.words.idf,
-            word_grams=_ordered(self.urgency.words.vocabulary),
-            meta=np.array(json.dumps({**meta, "urgency_bias": self.urgency.bias, "dim": self.urgency.dim})),
-        )
+        arrays: dict[str, np.ndarray] = {
+            "intent_classes": np.array(self.intents.classes),
+            "intent_weights": self.intents.weights,
+            "intent_bias": self.intents.bias,
+            "kind_classes": np.array(self.kinds.classes),
+            "kind_weights": self.kinds.weights,
+            "kind_bias": self.kinds.bias,
+            **self.urgency.arrays(""),
+            **self.sentence_urgency.arrays("sentence_"),
+            "meta": np.array(json.dumps({**meta, "dim": self.urgency.dim})),
+        }
+        np.savez(tmp, **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds as the allow_pickle flag
         tmp.replace(path)
         return path
 
@@ -417,17 +470,11 @@ class IntentModel:
     def load(cls, directory: Path) -> IntentModel:
         with np.load(directory / MODEL_FILE, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
-            urgency = _Urgency(
-                _Ngrams("char_wb", {str(g): i for i, g in enumerate(data["char_grams"])}, data["char_idf"]),
-                _Ngrams("word", {str(g): i for i, g in enumerate(data["word_grams"])}, data["word_idf"]),
-                data["urgency_weights"],
-                float(meta["urgency_bias"]),
-                int(meta["dim"]),
-            )
             return cls(
                 intents=_Softmax(tuple(map(str, data["intent_classes"])), data["intent_weights"], data["intent_bias"]),
                 kinds=_Softmax(tuple(map(str, data["kind_classes"])), data["kind_weights"], data["kind_bias"]),
-                urgency=urgency,
+                urgency=_Urgency.from_arrays(data, "", int(meta["dim"])),
+                sentence_urgency=_Urgency.from_arrays(data, "sentence_", int(meta["dim"])),
                 model=str(meta["model"]),
                 table=str(meta["table"]),
                 trained_on=int(meta["trained_on"]),
@@ -459,11 +506,26 @@ class IntentDecision:
     crisis_kind: str | None = None
     crisis_about: str | None = None
     floor_rule: str | None = None
+    crisis_sentence: str | None = None  # the sentence read as a crisis when the whole message was not
 
     @property
     def status(self) -> str | None:
         """The status this decision fixes by itself (None: it depends on what the plans hold)."""
         return {"crisis": "crisis", "refused": "refused", "greeting": "refused"}.get(self.route)
+
+
+def message_sentences(text: str) -> list[str]:
+    """The sentences of a message of more than one sentence; ``[]`` for a one-sentence message."""
+    sentences = [part for line in text.splitlines() if line.strip() for part in split_sentences(line.strip())]
+    return sentences if len(sentences) > 1 else []
+
+
+def sentences_to_learn(examples: list[Example]) -> list[str]:
+    """The sentences of the non-crisis rows, which train the urgency model as not urgent.
+
+    Crisis rows give none: which of their sentences carries the crisis is not labelled.
+    """
+    return [s for e in examples if e.intent not in CRISIS_INTENTS for s in message_sentences(e.text)]
 
 
 def decide_intent(
@@ -472,6 +534,7 @@ def decide_intent(
     model: IntentModel,
     floor: SafetyFloor,
     thresholds: Thresholds,
+    embed_sentences: Callable[[list[str]], np.ndarray] | None = None,
 ) -> IntentDecision:
     """Decide a message's intent from its embedding, with the safety floor under the classifier.
 
@@ -481,17 +544,16 @@ def decide_intent(
         model: the trained classifier.
         floor: the high-precision rules.
         thresholds: probability thresholds.
+        embed_sentences: embeds sentences as questions; given, a message of several
+            sentences that is not a crisis as a whole is read sentence by sentence too.
     """
     probs = model.probabilities(vector)
     normalised = normalise(text)
     hit = floor.crisis_hit(normalised)
-    crisis_p = probs.get("crisis_self", 0.0) + probs.get("crisis_other", 0.0)
-    urgency = model.urgency_probability(text, vector) if crisis_p >= thresholds.crisis_like else 0.0
+    urgency = _urgency(text, vector, probs, model, thresholds)
     if hit or urgency >= thresholds.urgency:
         # Crisis wins over every other reading: a false alarm costs seconds, a missed one much more.
-        about = (
-            hit.about if hit else ("self" if probs.get("crisis_self", 0) >= probs.get("crisis_other", 0) else "other")
-        )
+        about = hit.about if hit else _about(probs)
         kind = hit.kind if hit else model.crisis_kind(vector)
         return IntentDecision(
             intent=f"crisis_{about}",
@@ -502,6 +564,22 @@ def decide_intent(
             crisis_about=about,
             floor_rule=hit.rule if hit else None,
         )
+    sentences = message_sentences(text) if embed_sentences is not None else []
+    if sentences and embed_sentences is not None:
+        for sentence, sentence_vector in zip(sentences, embed_sentences(sentences), strict=True):
+            sentence_probs = model.probabilities(sentence_vector)
+            sentence_urgency = _urgency(sentence, sentence_vector, sentence_probs, model, thresholds, sentence=True)
+            if sentence_urgency >= thresholds.sentence_urgency:
+                about = _about(sentence_probs)
+                return IntentDecision(
+                    intent=f"crisis_{about}",
+                    route="crisis",
+                    probabilities=probs,
+                    urgency=sentence_urgency,
+                    crisis_kind=model.crisis_kind(sentence_vector),
+                    crisis_about=about,
+                    crisis_sentence=sentence,
+                )
     injection_rule = floor.injection_hit(normalised)
     if injection_rule or probs.get("injection", 0.0) >= thresholds.injection:
         return IntentDecision("injection", "refused", probs, urgency, floor_rule=injection_rule)
@@ -515,6 +593,23 @@ def decide_intent(
     intent = max(care, key=care.__getitem__) if best not in CARE_INTENTS else best
     route = intent if intent != "medical_history" else max(("plan_info", "own_case"), key=lambda c: probs.get(c, 0))
     return IntentDecision(intent, route, probs, urgency, safety_note=urgency >= thresholds.safety_note)
+
+
+def _urgency(
+    text: str,
+    vector: np.ndarray,
+    probs: dict[str, float],
+    model: IntentModel,
+    thresholds: Thresholds,
+    sentence: bool = False,
+) -> float:
+    """P(a life is at risk now), read only when the intent model finds the text crisis-like at all."""
+    crisis_p = probs.get("crisis_self", 0.0) + probs.get("crisis_other", 0.0)
+    return model.urgency_probability(text, vector, sentence) if crisis_p >= thresholds.crisis_like else 0.0
+
+
+def _about(probs: dict[str, float]) -> str:
+    return "self" if probs.get("crisis_self", 0) >= probs.get("crisis_other", 0) else "other"
 
 
 # -- evaluation --------------------------------------------------------------------

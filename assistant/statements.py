@@ -108,10 +108,10 @@ def _line_units(line: str, line_no: int, is_measure: bool) -> list[Unit]:
     if is_item and len(body) <= LONG_ITEM:
         return [_unit(body, "item", line_no, bullet)]
     kind: UnitKind = "item" if is_item else "sentence"
-    return [_unit(part, kind, line_no, bullet and i == 0) for i, part in enumerate(_sentences(body))]
+    return [_unit(part, kind, line_no, bullet and i == 0) for i, part in enumerate(split_sentences(body))]
 
 
-def _sentences(paragraph: str) -> list[str]:
+def split_sentences(paragraph: str) -> list[str]:
     """Sentences of a paragraph; a fragment too short to stand alone stays with the sentence before it."""
     out: list[str] = []
     carry = ""  # a short opening fragment ("7.") belongs to the sentence after it
