@@ -187,6 +187,8 @@ class Assistant:
         decision, lang, compose = analysis.decision, analysis.language, self.composer
         if decision.route == "crisis":
             trace.reason = f"crisis ({decision.crisis_kind}, {decision.crisis_about})"
+            if decision.crisis_sentence:  # staff see which sentence of a longer message it was
+                trace.reason += f", in the sentence {decision.crisis_sentence!r}"
             kind, about = decision.crisis_kind or "medical", decision.crisis_about or "other"
             return "crisis", compose.crisis(lang, kind, about, analysis.home_country), []
         if decision.route == "refused":

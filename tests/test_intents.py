@@ -267,6 +267,8 @@ def test_reading_sentence_by_sentence_catches_what_the_whole_letter_hides(assist
         if whole.route != "crisis" and full.route == "crisis":
             assert full.crisis_sentence and full.crisis_sentence in text
             caught_by_a_sentence.append(text)
+            _, trace = assistant.answer_with_trace(text)
+            assert full.crisis_sentence in trace.reason  # the staff console says which sentence it was
     assert caught_by_a_sentence
 
 
