@@ -63,6 +63,7 @@ class AnswerThresholds:
     rank_weight: float  # how much retrieval's passage rank counts (divided by the rank)
     leader_passages: float  # each of this many top passages brings its best statement...
     leader_similarity: float  # ...when it is at least this similar to the question
+    concept_weight: float  # how much the question's glossary concepts count again, on their own
 
     @classmethod
     def from_mapping(cls, values: dict[str, float]) -> AnswerThresholds:
@@ -74,6 +75,7 @@ class AnswerThresholds:
             rank_weight=values["rank_weight"],
             leader_passages=values["leader_passages"],
             leader_similarity=values["leader_similarity"],
+            concept_weight=values["concept_weight"],
         )
 
 
@@ -99,6 +101,8 @@ def choose_statements(
             with the better of its own and its translation's similarity to the question.
     """
     units = lexicon.question_units(analysis)
+    # The glossary concepts alone: the same in every language, so they also count for a plan in another.
+    concepts = {forms: weight for forms, weight in units.items() if any(f.startswith("§") for f in forms)}
     scored: list[ScoredStatement] = []
     for passage in passages:
         for unit, similarity in snapshot.statement_scores(passage.chunk_id, analysis.vector):
@@ -108,6 +112,8 @@ def choose_statements(
             lexical = lexicon.coverage(units, unit)
             # Retrieval's rank (BM25 and dense together) is a second opinion on which passage answers.
             score = similarity + thresholds.lexical_weight * lexical + thresholds.rank_weight / passage.rank
+            if concepts and thresholds.concept_weight:
+                score += thresholds.concept_weight * lexicon.coverage(concepts, unit)
             scored.append(ScoredStatement(unit, passage, similarity, lexical, score))
     if not scored:
         return Selection([], 0.0, "no statement in the passages")
