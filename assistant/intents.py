@@ -564,22 +564,10 @@ def decide_intent(
             crisis_about=about,
             floor_rule=hit.rule if hit else None,
         )
-    sentences = message_sentences(text) if embed_sentences is not None else []
-    if sentences and embed_sentences is not None:
-        for sentence, sentence_vector in zip(sentences, embed_sentences(sentences), strict=True):
-            sentence_probs = model.probabilities(sentence_vector)
-            sentence_urgency = _urgency(sentence, sentence_vector, sentence_probs, model, thresholds, sentence=True)
-            if sentence_urgency >= thresholds.sentence_urgency:
-                about = _about(sentence_probs)
-                return IntentDecision(
-                    intent=f"crisis_{about}",
-                    route="crisis",
-                    probabilities=probs,
-                    urgency=sentence_urgency,
-                    crisis_kind=model.crisis_kind(sentence_vector),
-                    crisis_about=about,
-                    crisis_sentence=sentence,
-                )
+    if embed_sentences is not None:
+        in_a_sentence = _crisis_in_a_sentence(text, probs, model, thresholds, embed_sentences)
+        if in_a_sentence is not None:
+            return in_a_sentence
     injection_rule = floor.injection_hit(normalised)
     if injection_rule or probs.get("injection", 0.0) >= thresholds.injection:
         return IntentDecision("injection", "refused", probs, urgency, floor_rule=injection_rule)
@@ -593,6 +581,34 @@ def decide_intent(
     intent = max(care, key=care.__getitem__) if best not in CARE_INTENTS else best
     route = intent if intent != "medical_history" else max(("plan_info", "own_case"), key=lambda c: probs.get(c, 0))
     return IntentDecision(intent, route, probs, urgency, safety_note=urgency >= thresholds.safety_note)
+
+
+def _crisis_in_a_sentence(
+    text: str,
+    probs: dict[str, float],
+    model: IntentModel,
+    thresholds: Thresholds,
+    embed_sentences: Callable[[list[str]], np.ndarray],
+) -> IntentDecision | None:
+    """The crisis decision for the first sentence of a longer message that is urgent on its own, if any."""
+    sentences = message_sentences(text)
+    if not sentences:
+        return None
+    for sentence, vector in zip(sentences, embed_sentences(sentences), strict=True):
+        sentence_probs = model.probabilities(vector)
+        urgency = _urgency(sentence, vector, sentence_probs, model, thresholds, sentence=True)
+        if urgency >= thresholds.sentence_urgency:
+            about = _about(sentence_probs)
+            return IntentDecision(
+                intent=f"crisis_{about}",
+                route="crisis",
+                probabilities=probs,
+                urgency=urgency,
+                crisis_kind=model.crisis_kind(vector),
+                crisis_about=about,
+                crisis_sentence=sentence,
+            )
+    return None
 
 
 def _urgency(
