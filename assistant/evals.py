@@ -361,9 +361,9 @@ def run_intent_eval(
         IntentModel,
         decide_intent,
         default_policy,
+        embed_sentences_to_learn,
         evaluate_intents,
         load_decision_table,
-        sentences_to_learn,
     )
 
     examples = load_decision_table(table or settings.intents_table_path)
@@ -396,8 +396,7 @@ def run_intent_eval(
     if folds > 1:
         train = [e for e in examples if e.split == "train"]
         train_vectors = cache.vectors([e.text for e in train], role="query")
-        sentences = sorted(set(sentences_to_learn(train)))
-        sentence_vectors = dict(zip(sentences, cache.vectors(sentences, role="query"), strict=True))
+        sentence_vectors = embed_sentences_to_learn(train, embed_sentences)
         order = np.random.default_rng(0).permutation(len(train))
         predicted: dict[int, Any] = {}
         for fold in np.array_split(order, folds):

@@ -40,7 +40,7 @@ from assistant.config import Settings
 from assistant.contract import Chunk, DocumentMeta
 from assistant.embeddings import CareEmbeddings, VectorCache, default_threads, load_embeddings
 from assistant.ingest import CHUNKER_VERSION, SUPPORTED_SUFFIXES, IngestError, ingest_document
-from assistant.intents import TRAINING_RECIPE, IntentModel, load_decision_table, sentences_to_learn, table_hash
+from assistant.intents import TRAINING_RECIPE, IntentModel, embed_sentences_to_learn, load_decision_table, table_hash
 from assistant.knowledge import load_manifest
 from assistant.knowledge_base import index_lock, purge_removed
 from assistant.statements import Unit, text_units
@@ -322,8 +322,7 @@ def _build_intents(
         return previous
     train = [e for e in examples if e.split == "train"]
     vectors = lazy.cache().vectors([e.text for e in train], role="query")
-    sentences = sorted(set(sentences_to_learn(train)))
-    sentence_vectors = dict(zip(sentences, lazy.cache().vectors(sentences, role="query"), strict=True))
+    sentence_vectors = embed_sentences_to_learn(train, lambda texts: lazy.cache().vectors(texts, role="query"))
     model = IntentModel.train(train, vectors, settings.embedding_model, sentence_vectors)
     model.save(settings.index_dir)
     report.intents_trained = len(train)

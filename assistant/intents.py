@@ -530,6 +530,14 @@ def sentences_to_learn(examples: list[Example]) -> list[str]:
     return [s for e in examples if e.intent in CARE_INTENTS for s in message_sentences(e.text)]
 
 
+def embed_sentences_to_learn(
+    examples: list[Example], embed: Callable[[list[str]], np.ndarray]
+) -> dict[str, np.ndarray]:
+    """The embeddings (as questions) of :func:`sentences_to_learn`, each sentence once, for :meth:`IntentModel.train`."""
+    sentences = sorted(set(sentences_to_learn(examples)))
+    return dict(zip(sentences, embed(sentences), strict=True))
+
+
 def decide_intent(
     text: str,
     vector: np.ndarray,
