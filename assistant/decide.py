@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from assistant.contract import Chunk, Passage
-from assistant.lexical import LANGUAGES, Glossary, content_words, stems
+from assistant.lexical import CONCEPT_PREFIX, LANGUAGES, Glossary, content_words, stems
 from assistant.retrieve import IndexSnapshot
 from assistant.statements import Unit
 
@@ -102,7 +102,7 @@ def choose_statements(
     """
     units = lexicon.question_units(analysis)
     # The glossary concepts alone: the same in every language, so they also count for a plan in another.
-    concepts = {forms: weight for forms, weight in units.items() if any(f.startswith("§") for f in forms)}
+    concepts = {forms: weight for forms, weight in units.items() if any(f.startswith(CONCEPT_PREFIX) for f in forms)}
     scored: list[ScoredStatement] = []
     for passage in passages:
         for unit, similarity in snapshot.statement_scores(passage.chunk_id, analysis.vector):
@@ -175,9 +175,9 @@ class LexicalEvidence:
         units: dict[frozenset[str], float] = {}
         concept_set = set(analysis.concepts)
         for concept in concept_set:
-            weight = self.idf.get("§" + concept, 0.0)
+            weight = self.idf.get(CONCEPT_PREFIX + concept, 0.0)
             if weight > 0:
-                units[frozenset({"§" + concept})] = weight
+                units[frozenset({CONCEPT_PREFIX + concept})] = weight
         for word in content_words(analysis.text, analysis.language):
             if self._glossary.find(word) & concept_set:
                 continue  # the concept already stands for this word, in every language
@@ -200,7 +200,9 @@ class LexicalEvidence:
 
 def _units(text: str, language: str, glossary: Glossary) -> frozenset[str]:
     content = content_words(text, language)
-    return frozenset({s for lang in LANGUAGES for s in stems(content, lang)} | {"§" + c for c in glossary.find(text)})
+    return frozenset(
+        {s for lang in LANGUAGES for s in stems(content, lang)} | {CONCEPT_PREFIX + c for c in glossary.find(text)}
+    )
 
 
 def chunk_language(chunk: Chunk) -> str:
