@@ -111,11 +111,17 @@ def _line_units(line: str, line_no: int, is_measure: bool) -> list[Unit]:
     return [_unit(part, kind, line_no, bullet and i == 0) for i, part in enumerate(split_sentences(body))]
 
 
-def split_sentences(paragraph: str) -> list[str]:
-    """Sentences of a paragraph; a fragment too short to stand alone stays with the sentence before it."""
+def split_sentences(paragraph: str, boundary: re.Pattern[str] = _SENTENCE_END) -> list[str]:
+    """Sentences of a paragraph; a fragment too short to stand alone stays with the sentence before it.
+
+    Args:
+        paragraph: one paragraph of text.
+        boundary: where a sentence ends; by default, at a full stop followed by a capital,
+            as in the plans (so "ca. 30" or "bl.a. hjemmepleje" stay whole).
+    """
     out: list[str] = []
     carry = ""  # a short opening fragment ("7.") belongs to the sentence after it
-    for part in _SENTENCE_END.split(paragraph):
+    for part in boundary.split(paragraph):
         part = f"{carry} {part.strip()}".strip()
         carry = ""
         if not part:
