@@ -39,7 +39,7 @@ from assistant.contract import Language, UserFacingError
 from assistant.intents import POLICY_DIR, IntentDecision, IntentModel, decide_intent, default_policy
 from assistant.knowledge import load_yaml
 from assistant.language import choose_language
-from assistant.lexical import fold, words
+from assistant.lexical import DiacriticRestorer, fold, words
 from assistant.retrieve import IndexSnapshot, Retriever, municipality_stem
 
 COUNTRY_OF_LANGUAGE = {"da": "DK", "sv": "SE", "nb": "NO"}
@@ -418,6 +418,16 @@ def _previous_question(history: list[dict[str, Any]] | None) -> str | None:
     """The last question the user asked in this conversation, redacted."""
     previous = [str(t.get("content", "")) for t in history or [] if t.get("role") == "user" and t.get("content")]
     return privacy.redact(previous[-1])[0] if previous else None
+
+
+def text_as_read(message: str, restorer: DiacriticRestorer) -> str:
+    """What the intent model reads of a message on its own, as :meth:`Analyser.analyse` makes it.
+
+    The intent eval reads its rows through this, so that it scores what the
+    service decides: redacted, letters restored, placeholders out.
+    """
+    redacted, _ = privacy.redact(message)
+    return without_placeholders(restorer.restore(redacted.strip()))
 
 
 def without_placeholders(text: str) -> str:

@@ -356,6 +356,7 @@ def run_intent_eval(
     """
     import numpy as np
 
+    from assistant.analysis import text_as_read
     from assistant.embeddings import VectorCache, load_embeddings
     from assistant.intents import (
         IntentModel,
@@ -365,20 +366,25 @@ def run_intent_eval(
         evaluate_intents,
         load_decision_table,
     )
+    from assistant.retrieve import Retriever
 
     examples = load_decision_table(table or settings.intents_table_path)
     floor, thresholds = default_policy()
     model = IntentModel.load(settings.index_dir)
-    cache = VectorCache(settings.vector_cache_path, load_embeddings(settings, threads=_cpu_count()))
+    embedder = load_embeddings(settings, threads=_cpu_count())
+    cache = VectorCache(settings.vector_cache_path, embedder)
+    restorer = Retriever(settings, embedder).restorer
     scored = [e for e in examples if e.split == split]
-    vectors = cache.vectors([e.text for e in scored], role="query")
+    # The rows are read as the service reads a message (letters restored, personal data
+    # out); the train rows stay as typed, since that is how people type.
+    read = [text_as_read(e.text, restorer) for e in scored]
+    vectors = cache.vectors(read, role="query")
 
     def embed_sentences(sentences: list[str]) -> np.ndarray:
         return cache.vectors(sentences, role="query")
 
     decisions = [
-        decide_intent(e.text, v, model, floor, thresholds, embed_sentences)
-        for e, v in zip(scored, vectors, strict=True)
+        decide_intent(text, v, model, floor, thresholds, embed_sentences) for text, v in zip(read, vectors, strict=True)
     ]
     report = evaluate_intents(scored, decisions)
     report["split"] = split

@@ -232,15 +232,24 @@ _FOLDINGS = (
 )
 
 
+_NORDIC_LETTER = re.compile("[æøåäöÆØÅÄÖ]")
+
+
 class DiacriticRestorer:
     """Puts æ, ø, å, ä and ö back into words typed without them ("parorende" -> "pårørende").
 
     Many older citizens type on keyboards without Nordic letters. A word is only
-    restored when it is unknown as typed and exactly one known word folds to it.
+    restored when it is unknown as typed and exactly one known word folds to it,
+    and only in a message with no Nordic letter at all: whoever typed one has the
+    keys, so an unknown word there is meant as typed. (Restoring such messages
+    turned "det var" into "det vår" and Swedish "gor" into Danish "gør": the
+    vocabulary is the plans' content words, not their small words.)
     """
 
     def __init__(self, vocabulary: Iterable[str]) -> None:
-        self._known = set(vocabulary)
+        # The small words of the four languages are known too: the plans' vocabulary
+        # alone lacked Swedish "var" (where), so it became "vår".
+        self._known = set(vocabulary).union(*_STOPWORDS.values())
         candidates: dict[str, set[str]] = {}
         for word in self._known:
             for table in _FOLDINGS:
@@ -260,6 +269,10 @@ class DiacriticRestorer:
         return found
 
     def restore(self, text: str) -> str:
+        text = unicodedata.normalize("NFC", text)
+        if _NORDIC_LETTER.search(text):
+            return text
+
         def replace(match: re.Match[str]) -> str:
             word = match.group(0)
             lower = word.lower()
@@ -268,4 +281,4 @@ class DiacriticRestorer:
             restored = self._restore[lower]
             return restored.capitalize() if word[:1].isupper() else restored
 
-        return _WORD.sub(replace, unicodedata.normalize("NFC", text))
+        return _WORD.sub(replace, text)
