@@ -193,7 +193,7 @@ class Assistant:
             return "crisis", compose.crisis(lang, kind, about, analysis.home_country), []
         if decision.route == "refused":
             trace.reason = decision.intent
-            return "refused", prompt(cfg, lang, "refused"), []
+            return "refused", compose.refused(lang), []
         if decision.route == "greeting":
             trace.reason = "greeting"
             return "refused", prompt(cfg, lang, "small_talk"), []

@@ -302,7 +302,12 @@ class Composer:
                     return self.say(language, f"support_{kind}", lines=self._join(lines, language))
         return None
 
-    # -- not found, crisis -------------------------------------------------------------
+    # -- refused, not found, crisis ----------------------------------------------------
+
+    def refused(self, language: str) -> str:
+        """The refusal names the plans the assistant answers from: a question about its sources
+        that reads as an attempt on its instructions still learns where its answers come from."""
+        return self.say(language, "refused", places=self._join(self._covered_places(language), language))
 
     def not_found(self, language: str, unknown_place: str | None) -> str:
         places = self._join(self._covered_places(language), language)
