@@ -329,13 +329,20 @@ class Analyser:
         """
         tokens = {fold(t).removesuffix("'s") for t in words(text)}
         covered = snap.municipality_stems
+        vocabulary = _vocabulary(snap)
         named = {
             name
             for stem, name in covered.items()
-            if any(t.startswith(stem) and len(t) <= len(stem) + 2 for t in tokens)
+            if any(
+                t.startswith(stem) and (len(t) <= len(stem) + 2 or _is_compound(t, stem, vocabulary)) for t in tokens
+            )
         }
         named |= {covered[stem] for _, m, _ in self.gazetteer.find(text) if (stem := municipality_stem(m)) in covered}
-        countries = sorted(c for c, names in self._country_words.items() if tokens & names)
+        countries = sorted(
+            country
+            for country, names in self._country_words.items()
+            if tokens & names or any(_is_compound(t, name, vocabulary) for t in tokens for name in names)
+        )
         return sorted(named), countries
 
     def _uncovered_municipality(self, snap: IndexSnapshot, question: str) -> str | None:
@@ -377,6 +384,8 @@ class Analyser:
     def _is_known_name(self, name: str, vocabulary: frozenset[str]) -> bool:
         if name in vocabulary or name in self._known_place_words or fold(name) in self._known_place_words:
             return True
+        if any(_is_compound(fold(name), place, vocabulary) for place in self._known_place_words):
+            return True  # "i Norgeplanen" is the Norwegian plan, not a place called Norgeplanen
         stem = name[:-1] if name.endswith("s") else name  # genitive: "Slagelses", "Östersunds"
         return len(stem) >= 4 and _has_prefix(vocabulary, stem)
 
@@ -385,11 +394,24 @@ _VOCABULARY: dict[int, frozenset[str]] = {}
 _SORTED_VOCABULARY: dict[int, tuple[frozenset[str], list[str]]] = {}
 
 
+def _is_compound(token: str, place: str, vocabulary: frozenset[str]) -> bool:
+    """Whether a folded word is a place joined to a word of the knowledge base ("norgeplanen",
+    "slagelsesplanen", "ostersundsmodellen"), as Nordic languages write "the Norway plan"."""
+    if not token.startswith(place) or len(token) < len(place) + _MIN_COMPOUND_TAIL:
+        return False
+    tail = token[len(place) :]
+    return tail in vocabulary or (tail[0] == "s" and tail[1:] in vocabulary)
+
+
+_MIN_COMPOUND_TAIL = 4
+
+
 def _vocabulary(snap: IndexSnapshot) -> frozenset[str]:
-    """Every word of the knowledge base, once per snapshot."""
+    """Every word of the knowledge base, as written and folded, once per snapshot."""
     found = _VOCABULARY.get(snap.version)
     if found is None:
-        found = frozenset(w for c in snap.chunks for w in words(c.search_text))
+        written = {w for c in snap.chunks for w in words(c.search_text)}
+        found = frozenset(written | {fold(w) for w in written})
         _VOCABULARY.clear()
         _SORTED_VOCABULARY.clear()
         _VOCABULARY[snap.version] = found

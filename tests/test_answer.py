@@ -327,3 +327,21 @@ def test_the_cache_can_be_turned_off(built_index: Settings, retriever) -> None: 
     assistant.answer("Hvad gør kommunen for borgere med demens?")
     assistant.answer("Hvad gør kommunen for borgere med demens?")
     assert assistant.cache.hits == 0 and len(assistant.cache) == 0
+
+
+@pytest.mark.parametrize(
+    ("question", "country", "municipality", "unknown"),
+    [
+        # A place joined to a word of the plans is that place's plan, not an unknown place.
+        ("blir det demenssamordnare eller minnesteam i Norgeplanen?", "NO", None, None),
+        ("Hvad siger Slagelseplanen om demens?", "DK", "Slagelse Kommune", None),
+        # Near-misses: a place the knowledge base does not cover is still said to be uncovered.
+        ("hjælp til ældre i Malmö?", None, None, "Malmö"),
+        ("Hvad gør man i Odense?", None, None, "Odense"),
+    ],
+)
+def test_a_place_written_together_with_plan_is_that_place(  # type: ignore[no-untyped-def]
+    assistant, question: str, country: str | None, municipality: str | None, unknown: str | None
+) -> None:
+    analysis = assistant.analyse(question)
+    assert (analysis.country, analysis.municipality, analysis.unknown_place) == (country, municipality, unknown)
