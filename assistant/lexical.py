@@ -225,9 +225,10 @@ class BM25Index:
         return np.asarray(self._model.get_scores(known), dtype=np.float32)
 
 
+_DIGRAPHS = str.maketrans({"æ": "ae", "ø": "oe", "å": "aa", "ä": "ae", "ö": "oe"})
 _FOLDINGS = (
     str.maketrans({"æ": "ae", "ø": "o", "å": "a", "ä": "a", "ö": "o"}),
-    str.maketrans({"æ": "ae", "ø": "oe", "å": "aa", "ä": "ae", "ö": "oe"}),
+    _DIGRAPHS,
     str.maketrans({"æ": "a", "ø": "o", "å": "a", "ä": "a", "ö": "o"}),
 )
 
@@ -239,11 +240,12 @@ class DiacriticRestorer:
     """Puts æ, ø, å, ä and ö back into words typed without them ("parorende" -> "pårørende").
 
     Many older citizens type on keyboards without Nordic letters. A word is only
-    restored when it is unknown as typed and exactly one known word folds to it,
-    and only in a message with no Nordic letter at all: whoever typed one has the
-    keys, so an unknown word there is meant as typed. (Restoring such messages
-    turned "det var" into "det vår" and Swedish "gor" into Danish "gør": the
-    vocabulary is the plans' content words, not their small words.)
+    restored when it is unknown as typed and exactly one known word folds to it.
+    In a message that has a Nordic letter somewhere, only the old two-letter
+    spellings are restored ("omraadet" -> "området", "aeldre" -> "ældre"):
+    whoever typed "på" has the keys, so a single plain letter there is meant as
+    typed. (Restoring every message turned "det var" into "det vår" and Swedish
+    "gor" into Danish "gør": the vocabulary is the plans' content words.)
     """
 
     def __init__(self, vocabulary: Iterable[str]) -> None:
@@ -257,6 +259,8 @@ class DiacriticRestorer:
                 if folded != word:
                     candidates.setdefault(folded, set()).add(word)
         self._restore = {folded: next(iter(words)) for folded, words in candidates.items() if len(words) == 1}
+        digraphs = {word.translate(_DIGRAPHS) for word in self._known}
+        self._restore_digraph = {folded: word for folded, word in self._restore.items() if folded in digraphs}
         # "aldre" may be Danish "ældre" or Swedish "äldre": search with both, display neither.
         self._ambiguous = {folded: sorted(words) for folded, words in candidates.items() if len(words) > 1}
 
@@ -270,15 +274,14 @@ class DiacriticRestorer:
 
     def restore(self, text: str) -> str:
         text = unicodedata.normalize("NFC", text)
-        if _NORDIC_LETTER.search(text):
-            return text
+        table = self._restore_digraph if _NORDIC_LETTER.search(text) else self._restore
 
         def replace(match: re.Match[str]) -> str:
             word = match.group(0)
             lower = word.lower()
-            if lower in self._known or lower not in self._restore:
+            if lower in self._known or lower not in table:
                 return word
-            restored = self._restore[lower]
+            restored = table[lower]
             return restored.capitalize() if word[:1].isupper() else restored
 
         return _WORD.sub(replace, text)

@@ -34,11 +34,16 @@ def test_a_message_typed_without_nordic_letters_gets_them_back(
     [
         # Whoever typed "lægen" has the keys: "var" is the Danish word, not "vår".
         "lægen siger det var blodtrykket, hvad gor vi",
-        "min far får hjemmehjaelp og vi er parorende",
+        "min far får hjemmehjelp og vi er parorende",
     ],
 )
 def test_a_message_with_a_nordic_letter_is_read_as_typed(restorer: DiacriticRestorer, typed: str) -> None:
     assert restorer.restore(typed) == typed
+
+
+def test_the_old_two_letter_spellings_are_restored_beside_a_nordic_letter(restorer: DiacriticRestorer) -> None:
+    # "aa" for å, "ae" for æ are a way of writing, not a missing key: "hjemmehjaelp" is read.
+    assert restorer.restore("min far får hjemmehjaelp") == "min far får hjemmehjælp"
 
 
 def test_the_small_words_of_the_languages_are_never_restored(restorer: DiacriticRestorer) -> None:
