@@ -579,7 +579,7 @@ def decide_intent(
     urgency = _urgency(text, vector, probs, model, thresholds)
     if hit or urgency >= thresholds.urgency:
         # Crisis wins over every other reading: a false alarm costs seconds, a missed one much more.
-        about = hit.about if hit else _about(probs)
+        about = hit.about if hit and hit.about != "either" else _about(probs)
         kind = hit.kind if hit else model.crisis_kind(vector)
         return IntentDecision(
             intent=f"crisis_{about}",
