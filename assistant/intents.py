@@ -150,11 +150,14 @@ def _row_problem(example: Example, seen: set[str]) -> str | None:
 
 
 def table_hash(examples: list[Example]) -> str:
-    """Changes when a training row changes: the classifier is retrained only then."""
+    """Changes when a training row changes: the classifier is retrained only then.
+
+    ``near_miss_of`` counts: it chooses the rows the urgency model learns from.
+    """
     digest = hashlib.sha256()
     for example in examples:
         if example.split == "train":
-            digest.update(f"{example.intent}|{example.kind}|{example.text}\n".encode())
+            digest.update(f"{example.intent}|{example.kind}|{example.near_miss_of}|{example.text}\n".encode())
     return digest.hexdigest()[:16]
 
 
