@@ -73,10 +73,11 @@ evals: setup index
 	$(PY) -m assistant eval-retrieval --dataset evals/retrieval.jsonl --dataset evals/retrieval_dev.jsonl \
 	  --out test-output/retrieval-results.jsonl --min-same 0.95 --min-cross 0.90
 	$(PY) -m assistant eval --dataset evals/retrieval.jsonl --dataset evals/answers.jsonl --dataset evals/answers_v2.jsonl \
-	  --out test-output/answer-results.jsonl --check
+	  --dataset evals/answers_v3.jsonl --out test-output/answer-results.jsonl --check
 	@echo "Held-out questions (never tuned on; reported, not gated):"
 	$(PY) -m assistant eval-retrieval --dataset evals/holdout.jsonl --no-baseline --out test-output/holdout-results.jsonl
-	$(PY) -m assistant eval --dataset evals/answers_v2_holdout.jsonl --out test-output/answer-holdout-results.jsonl
+	$(PY) -m assistant eval --dataset evals/answers_v2_holdout.jsonl --dataset evals/answers_v3_holdout.jsonl \
+	  --out test-output/answer-holdout-results.jsonl
 
 bench: setup index
 	$(PY) -m assistant bench
