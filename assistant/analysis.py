@@ -249,7 +249,7 @@ class Analyser:
         if language:
             chosen, reason = language, "forced"
         else:
-            chosen, reason = choose_language(without_placeholders(restored), prior)
+            chosen, reason = choose_language(self._without_places(snap, without_placeholders(restored)), prior)
             if reason == "prior":
                 reason = "page" if page_language else "conversation"
 
@@ -344,6 +344,20 @@ class Analyser:
             if tokens & names or any(_is_compound(t, name, vocabulary) for t in tokens for name in names)
         )
         return sorted(named), countries
+
+    def _without_places(self, snap: IndexSnapshot, text: str) -> str:
+        """The text without the towns it names, for choosing its language: "demens Söderhamn"
+        on a Danish page is Danish, though "Söderhamn" alone reads as Swedish. Country words
+        stay: "Norway", "Norge" and "norska" are words of one language each."""
+        covered = snap.municipality_stems
+        named = {fold(w) for written, _, _ in self.gazetteer.find(text) for w in words(written)}
+
+        def is_place(word: str) -> bool:
+            folded = fold(word).removesuffix("'s")
+            return folded in named or any(folded.startswith(stem) and len(folded) <= len(stem) + 2 for stem in covered)
+
+        kept = " ".join(w for w in re.findall(r"\S+", text) if not is_place(w.strip(".,!?;:()\"'")))
+        return kept if any(ch.isalpha() for ch in kept) else text
 
     def _uncovered_municipality(self, snap: IndexSnapshot, question: str) -> str | None:
         """A Nordic municipality the question names whose plans the knowledge base does not have.

@@ -220,6 +220,8 @@ def has_language_markers(text: str) -> bool:
 
 def _marker_vote(text: str) -> tuple[LanguageCode | None, int]:
     tokens = [t.strip(".,!?;:()\"'").lower() for t in text.split()]
+    # English contractions count by their first word: "what's" is "what", "don't" is "do".
+    tokens = [t.split("'")[0].split("’")[0] for t in tokens]
     votes = {code: sum(t in markers for t in tokens) for code, markers in _MARKERS.items()}
     # Words shared by two languages (mig: da+sv, av: nb+sv) count for both; only a clear winner decides.
     ranked = sorted(votes.items(), key=lambda item: -item[1])

@@ -345,3 +345,23 @@ def test_a_place_written_together_with_plan_is_that_place(  # type: ignore[no-un
 ) -> None:
     analysis = assistant.analyse(question)
     assert (analysis.country, analysis.municipality, analysis.unknown_place) == (country, municipality, unknown)
+
+
+@pytest.mark.parametrize(
+    ("question", "page", "language"),
+    [
+        # A town's name says where, not in which language: the page decides a short question.
+        ("demens Söderhamn", "da", "da"),
+        ("LSS Östersund", "en", "en"),
+        # "What's" counts as "what": the question is plainly English on a Norwegian page.
+        ("What's the plan for respite care in Norway?", "nb", "en"),
+        # Near-misses: a question in its own language keeps it, whatever town it names, and a
+        # town alone with nothing else to go by still reads as its own language.
+        ("hur är det i Korsør?", "da", "sv"),
+        ("Söderhamn?", None, "sv"),
+    ],
+)
+def test_the_answer_language_is_not_chosen_by_a_town_name(  # type: ignore[no-untyped-def]
+    assistant, question: str, page: str | None, language: str
+) -> None:
+    assert assistant.analyse(question, page_language=page).language == language
