@@ -333,9 +333,7 @@ class Analyser:
         named = {
             name
             for stem, name in covered.items()
-            if any(
-                t.startswith(stem) and (len(t) <= len(stem) + 2 or _is_compound(t, stem, vocabulary)) for t in tokens
-            )
+            if any(_names_municipality(t, stem) or _is_compound(t, stem, vocabulary) for t in tokens)
         }
         named |= {covered[stem] for _, m, _ in self.gazetteer.find(text) if (stem := municipality_stem(m)) in covered}
         countries = sorted(
@@ -354,7 +352,7 @@ class Analyser:
 
         def is_place(word: str) -> bool:
             folded = fold(word).removesuffix("'s")
-            return folded in named or any(folded.startswith(stem) and len(folded) <= len(stem) + 2 for stem in covered)
+            return folded in named or any(_names_municipality(folded, stem) for stem in covered)
 
         kept = " ".join(w for w in re.findall(r"\S+", text) if not is_place(w.strip(".,!?;:()\"'")))
         return kept if any(ch.isalpha() for ch in kept) else text
@@ -406,6 +404,11 @@ class Analyser:
 
 _VOCABULARY: dict[int, frozenset[str]] = {}
 _SORTED_VOCABULARY: dict[int, tuple[frozenset[str], list[str]]] = {}
+
+
+def _names_municipality(token: str, stem: str) -> bool:
+    """Whether a folded word is a municipality's name, with a genitive or an ending ("ostersunds")."""
+    return token.startswith(stem) and len(token) <= len(stem) + 2
 
 
 def _is_compound(token: str, place: str, vocabulary: frozenset[str]) -> bool:
