@@ -184,17 +184,35 @@ class FloorHit:
 
 
 @dataclass(frozen=True)
+class CrisisRule:
+    """One floor rule, and the frames in which its words are not a crisis now (``unless``)."""
+
+    pattern: re.Pattern[str]
+    kind: str
+    about: str
+    unless: tuple[re.Pattern[str], ...] = ()
+
+    def fires_on(self, normalised: str) -> bool:
+        return bool(self.pattern.search(normalised)) and not any(u.search(normalised) for u in self.unless)
+
+
+@dataclass(frozen=True)
 class SafetyFloor:
     """The high-precision rules under the classifier."""
 
-    crisis: tuple[tuple[re.Pattern[str], str, str], ...]  # (rule, kind, about)
+    crisis: tuple[CrisisRule, ...]
     injection: tuple[re.Pattern[str], ...]
 
     @classmethod
     def load(cls, path: Path = POLICY_DIR / "safety_floor.yaml") -> SafetyFloor:
         data = load_yaml(path.read_text(encoding="utf-8")) or {}
         crisis = tuple(
-            (re.compile(rule), str(group["kind"]), str(group["about"]))
+            CrisisRule(
+                re.compile(rule),
+                str(group["kind"]),
+                str(group["about"]),
+                tuple(re.compile(u) for u in group.get("unless") or []),
+            )
             for group in data.get("crisis") or []
             for rule in group.get("rules") or []
         )
@@ -202,10 +220,8 @@ class SafetyFloor:
         return cls(crisis, injection)
 
     def crisis_hit(self, normalised: str) -> FloorHit | None:
-        for pattern, kind, about in self.crisis:
-            if pattern.search(normalised):
-                return FloorHit(kind, about, pattern.pattern)
-        return None
+        rule = next((r for r in self.crisis if r.fires_on(normalised)), None)
+        return FloorHit(rule.kind, rule.about, rule.pattern.pattern) if rule else None
 
     def injection_hit(self, normalised: str) -> str | None:
         return next((p.pattern for p in self.injection if p.search(normalised)), None)
