@@ -305,9 +305,14 @@ class Composer:
     # -- refused, not found, crisis ----------------------------------------------------
 
     def refused(self, language: str) -> str:
-        """The refusal names the plans the assistant answers from: a question about its sources
-        that reads as an attempt on its instructions still learns where its answers come from."""
-        return self.say(language, "refused", places=self._join(self._covered_places(language), language))
+        """What the assistant answers about, and the plans it answers from, with their periods.
+
+        A question about its sources ("which documents are your answers based on?") often reads
+        as an attempt on its instructions; refused either way, it still learns the answer.
+        """
+        documents = sorted(self.documents.values(), key=lambda meta: meta.language != language)
+        plans = "\n".join(f"- {self._plan_reference(meta.id, language)}" for meta in documents)
+        return self.say(language, "refused", plans=plans)
 
     def not_found(self, language: str, unknown_place: str | None) -> str:
         places = self._join(self._covered_places(language), language)
