@@ -208,6 +208,22 @@ _MARKERS: dict[LanguageCode, frozenset[str]] = {
             "why",
             "with",
             "about",
+            # Words no Nordic language writes ("tell me a joke" read as Bokmål before): not "i",
+            # "to", "for" or "have", which Danish and Norwegian use too.
+            "a",
+            "an",
+            "and",
+            "of",
+            "you",
+            "your",
+            "it",
+            "this",
+            "that",
+            "please",
+            "help",
+            "need",
+            "mother",
+            "father",
         ]
     ),
 }

@@ -365,3 +365,20 @@ def test_the_answer_language_is_not_chosen_by_a_town_name(  # type: ignore[no-un
     assistant, question: str, page: str | None, language: str
 ) -> None:
     assert assistant.analyse(question, page_language=page).language == language
+
+
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [
+        # English words no Nordic language writes decide a short message lingua reads as Bokmål.
+        ("tell me a joke", "en"),
+        ("help for my father?", "en"),
+        # Near-misses: the words English shares with Danish and Norwegian ("i", "to", "for")
+        # do not make a Nordic question English.
+        ("hjælp til to ældre i Slagelse", "da"),
+        ("hjelp for eldre i Norge", "nb"),
+        ("stöd för anhöriga i Östersund", "sv"),
+    ],
+)
+def test_english_function_words_decide_a_short_message(assistant, question: str, language: str) -> None:  # type: ignore[no-untyped-def]
+    assert assistant.analyse(question).language == language
