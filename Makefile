@@ -77,7 +77,11 @@ evals: setup index
 	@echo "Held-out questions (never tuned on; reported, not gated):"
 	$(PY) -m assistant eval-retrieval --dataset evals/holdout.jsonl --no-baseline --out test-output/holdout-results.jsonl
 	$(PY) -m assistant eval --dataset evals/answers_v2_holdout.jsonl --dataset evals/answers_v3_holdout.jsonl \
+	  --dataset evals/answers_v4_holdout.jsonl --dataset evals/answers_v5_holdout.jsonl \
 	  --out test-output/answer-holdout-results.jsonl
+	@echo "Tuning halves of the blind sets v4 (questions) and v5 (relatives' letters) (reported, not gated):"
+	$(PY) -m assistant eval --dataset evals/answers_v4.jsonl --dataset evals/answers_v5.jsonl \
+	  --out test-output/answer-v4-v5-results.jsonl
 
 bench: setup index
 	$(PY) -m assistant bench

@@ -238,6 +238,7 @@ class Thresholds:
     injection: float
     off_topic: float
     greeting: float
+    own_case_share: float = 1.0
     answer: dict[str, float] = field(default_factory=dict)
 
     @classmethod
@@ -252,6 +253,7 @@ class Thresholds:
             injection=float(intent["injection"]),
             off_topic=float(intent["off_topic"]),
             greeting=float(intent["greeting"]),
+            own_case_share=float(intent.get("own_case_share", 1.0)),
             answer={k: float(v) for k, v in (data.get("answer") or {}).items()},
         )
 
@@ -624,8 +626,19 @@ def decide_intent(
         return IntentDecision("greeting", "greeting", probs, urgency)
     care = {c: probs.get(c, 0.0) for c in CARE_INTENTS}
     intent = max(care, key=care.__getitem__) if best not in CARE_INTENTS else best
-    route = intent if intent != "medical_history" else max(("plan_info", "own_case"), key=lambda c: probs.get(c, 0))
-    return IntentDecision(intent, route, probs, urgency, safety_note=urgency >= thresholds.safety_note)
+    return IntentDecision(
+        intent, _care_route(probs, thresholds), probs, urgency, safety_note=urgency >= thresholds.safety_note
+    )
+
+
+def _care_route(probs: dict[str, float], thresholds: Thresholds) -> str:
+    """Own case or plan information: the own-case reading wins at ``own_case_share`` of the plan reading.
+
+    An own-case answer also quotes what the plans say, so a plan question answered as one
+    loses little, while an own-case question answered as plan information loses whom to ask.
+    """
+    own, plan = probs.get("own_case", 0.0), probs.get("plan_info", 0.0)
+    return "own_case" if own >= thresholds.own_case_share * plan else "plan_info"
 
 
 def _crisis_in_a_sentence(

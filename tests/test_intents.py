@@ -550,3 +550,15 @@ def test_english_crisis_without_a_country_lists_all_three(assistant) -> None:  #
     for country in ("Denmark", "Sweden", "Norway"):
         assert country in answer.answer
     assert "113" in answer.answer and "112" in answer.answer
+
+
+def test_an_own_case_reading_close_to_the_plan_reading_routes_to_own_case() -> None:
+    from assistant.intents import _care_route, default_policy
+
+    _floor, thresholds = default_policy()
+    share = thresholds.own_case_share
+    assert 0 < share < 1
+    # Just above the share of the plan reading: whom to ask is worth more than a plain quote...
+    assert _care_route({"own_case": 0.5 * share + 0.01, "plan_info": 0.5}, thresholds) == "own_case"
+    # ...just below it, the plans answer.
+    assert _care_route({"own_case": 0.5 * share - 0.01, "plan_info": 0.5}, thresholds) == "plan_info"
