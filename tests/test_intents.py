@@ -365,6 +365,10 @@ def test_no_floor_rule_fires_on_a_row_it_must_not_decide() -> None:
         # ... the same words about a resident now are a crisis.
         ("En beboer sa nettopp at hun skal ta livet sitt før morgenen.", True),
         ("Beboeren i nr 4 sier hun vil ta livet sitt i natt.", True),
+        # "om" is "if" and "about": a call about a resident who says it now is a crisis.
+        ("Jeg ringer om en beboer som sier han skal ta livet sitt i natt.", True),
+        ("Jag ringer om en boende som säger att hon ska ta sitt liv i natt.", True),
+        ("Vad gör boendet om en boende säger att hon vill ta sitt liv?", False),
         # A decision to die, and its near-misses.
         ("Jeg har bestemt meg for å ta mitt eget liv før jul.", True),
         ("Jag har bestämt mig för att avsluta mitt liv innan våren.", True),
