@@ -95,6 +95,9 @@ def _places() -> dict[str, Any]:
     return data
 
 
+Place = tuple[str, str, str]  # (as written, municipality, country)
+
+
 @dataclass(frozen=True)
 class Gazetteer:
     """Every municipality of Denmark, Sweden and Norway (``policy/municipalities.yaml``), by folded name.
@@ -124,7 +127,7 @@ class Gazetteer:
                         places.setdefault(fold(str(other)), target)
         return cls(places, frozenset(fold(w) for w in data.get("common_words") or []))
 
-    def find(self, text: str) -> list[tuple[str, str, str]]:
+    def find(self, text: str) -> list[Place]:
         """(as written, municipality, country) for each place the text names."""
         tokens = list(re.finditer(r"[^\W\d_]+(?:[-'][^\W\d_]+)*", text))
         found: list[tuple[str, str, str]] = []
@@ -238,6 +241,7 @@ class Analyser:
         self.retriever.refresh()
         snap = self.retriever.snapshot
         restored = snap.restorer.restore(redacted)
+        places = self.gazetteer.find(restored)  # read once: the language, the scope and unknown places use them
         previous = _previous_question(history)
         follow_up = previous is not None and self._is_fragment(restored, previous)
         text = f"{snap.restorer.restore(previous)} {restored}" if follow_up and previous else restored
@@ -249,22 +253,22 @@ class Analyser:
         if language:
             chosen, reason = language, "forced"
         else:
-            chosen, reason = choose_language(self._without_places(snap, without_placeholders(restored)), prior)
+            chosen, reason = choose_language(self._without_places(snap, without_placeholders(restored), places), prior)
             if reason == "prior":
                 reason = "page" if page_language else "conversation"
 
         # The message's own places win ("och i Söderhamn då?" after an Östersund question);
         # a fragment without any keeps the places of the question it continues.
-        named_municipalities, named_countries = self._named_places(snap, restored)
+        named_municipalities, named_countries = self._named_places(snap, restored, places)
         if follow_up and not named_municipalities and not named_countries:
-            named_municipalities, named_countries = self._named_places(snap, text)
+            named_municipalities, named_countries = self._named_places(snap, text, self.gazetteer.find(text))
         scope = named_municipalities[0] if len(named_municipalities) == 1 else municipality
         country = named_countries[0] if len(named_countries) == 1 else None
         if scope:
             country = _country_of(snap, scope) or country
         unknown = None if named_municipalities else self._unknown_place(snap, restored)
         if unknown is None and not named_municipalities and not municipality:
-            unknown = self._uncovered_municipality(snap, restored)
+            unknown = self._uncovered_municipality(snap, places)
         alternatives = snap.restorer.alternatives(text)
         search_text = without_placeholders(f"{text} {' '.join(alternatives)}" if alternatives else text)
         concepts = tuple(sorted(self.retriever.glossary.find(search_text)))
@@ -321,7 +325,7 @@ class Analyser:
 
     # -- places ------------------------------------------------------------------
 
-    def _named_places(self, snap: IndexSnapshot, text: str) -> tuple[list[str], list[str]]:
+    def _named_places(self, snap: IndexSnapshot, text: str, places: list[Place]) -> tuple[list[str], list[str]]:
         """Municipalities of the knowledge base and countries the text names.
 
         A municipality counts when the text names it, with or without Nordic
@@ -335,7 +339,7 @@ class Analyser:
             for stem, name in covered.items()
             if any(_names_municipality(t, stem) or _is_compound(t, stem, vocabulary) for t in tokens)
         }
-        named |= {covered[stem] for _, m, _ in self.gazetteer.find(text) if (stem := municipality_stem(m)) in covered}
+        named |= {covered[stem] for _, m, _ in places if (stem := municipality_stem(m)) in covered}
         countries = sorted(
             country
             for country, names in self._country_words.items()
@@ -343,12 +347,12 @@ class Analyser:
         )
         return sorted(named), countries
 
-    def _without_places(self, snap: IndexSnapshot, text: str) -> str:
+    def _without_places(self, snap: IndexSnapshot, text: str, places: list[Place]) -> str:
         """The text without the towns it names, for choosing its language: "demens Söderhamn"
         on a Danish page is Danish, though "Söderhamn" alone reads as Swedish. Country words
         stay: "Norway", "Norge" and "norska" are words of one language each."""
         covered = snap.municipality_stems
-        named = {fold(w) for written, _, _ in self.gazetteer.find(text) for w in words(written)}
+        named = {fold(w) for written, _, _ in places for w in words(written)}
 
         def is_place(word: str) -> bool:
             folded = fold(word).removesuffix("'s")
@@ -357,15 +361,15 @@ class Analyser:
         kept = " ".join(w for w in re.findall(r"\S+", text) if not is_place(w.strip(".,!?;:()\"'")))
         return kept if any(ch.isalpha() for ch in kept) else text
 
-    def _uncovered_municipality(self, snap: IndexSnapshot, question: str) -> str | None:
-        """A Nordic municipality the question names whose plans the knowledge base does not have.
+    def _uncovered_municipality(self, snap: IndexSnapshot, places: list[Place]) -> str | None:
+        """A Nordic municipality the question names (``places``, the gazetteer's finds) whose plans the knowledge base does not have.
 
         A place the documents themselves mention ("Kirkenes sykehus" in the Norwegian
         plan) is not uncovered: the question may well be about that document.
         """
         covered = snap.municipality_stems
         vocabulary = _vocabulary(snap)
-        for written, municipality, _country in self.gazetteer.find(question):
+        for written, municipality, _country in places:
             if municipality_stem(municipality) in covered:
                 return None  # "my brother lives in Odense; can he get a place in Slagelse?"
             if not any(w in vocabulary for w in words(written)):
