@@ -184,6 +184,7 @@ class Analyser:
         places = _places()
         self._country_words = {c: frozenset(fold(w) for w in ws) for c, ws in places["countries"].items()}
         self._known_place_words = {fold(w) for w in places["known_place_words"]}
+        self._region_prefixes = tuple(fold(w) for w in places.get("region_prefixes") or ())
         self.gazetteer = Gazetteer.load()
         self._openers = {
             lang: tuple(sorted((fold(o) for o in items), key=len, reverse=True))
@@ -402,6 +403,12 @@ class Analyser:
             return True
         if any(_is_compound(fold(name), place, vocabulary) for place in self._known_place_words):
             return True  # "i Norgeplanen" is the Norwegian plan, not a place called Norgeplanen
+        if any(
+            fold(name).removeprefix(p) in self._known_place_words
+            for p in self._region_prefixes
+            if fold(name).startswith(p)
+        ):
+            return True  # "i Nordnorge" is a part of Norway
         stem = name[:-1] if name.endswith("s") else name  # genitive: "Slagelses", "Östersunds"
         return len(stem) >= 4 and _has_prefix(vocabulary, stem)
 

@@ -335,9 +335,13 @@ def test_the_cache_can_be_turned_off(built_index: Settings, retriever) -> None: 
         # A place joined to a word of the plans is that place's plan, not an unknown place.
         ("blir det demenssamordnare eller minnesteam i Norgeplanen?", "NO", None, None),
         ("Hvad siger Slagelseplanen om demens?", "DK", "Slagelse Kommune", None),
+        # A direction joined to a country is a part of it, not an unknown place.
+        ("Min mor bor i Nordnorge. Hva gjør kommunen for eldre med demens?", None, None, None),
+        ("hjälp till äldre i Sydsverige?", None, None, None),
         # Near-misses: a place the knowledge base does not cover is still said to be uncovered.
         ("hjælp til ældre i Malmö?", None, None, "Malmö"),
         ("Hvad gør man i Odense?", None, None, "Odense"),
+        ("hjælp til ældre i Nordby?", None, None, "Nordby"),
     ],
 )
 def test_a_place_written_together_with_plan_is_that_place(  # type: ignore[no-untyped-def]
