@@ -399,14 +399,13 @@ class Analyser:
         return unknown[0] if unknown and len(unknown) == len(names) else None
 
     def _is_known_name(self, name: str, vocabulary: frozenset[str]) -> bool:
-        if name in vocabulary or name in self._known_place_words or fold(name) in self._known_place_words:
+        folded = fold(name)
+        if name in vocabulary or name in self._known_place_words or folded in self._known_place_words:
             return True
-        if any(_is_compound(fold(name), place, vocabulary) for place in self._known_place_words):
+        if any(_is_compound(folded, place, vocabulary) for place in self._known_place_words):
             return True  # "i Norgeplanen" is the Norwegian plan, not a place called Norgeplanen
         if any(
-            fold(name).removeprefix(p) in self._known_place_words
-            for p in self._region_prefixes
-            if fold(name).startswith(p)
+            folded.removeprefix(p) in self._known_place_words for p in self._region_prefixes if folded.startswith(p)
         ):
             return True  # "i Nordnorge" is a part of Norway
         stem = name[:-1] if name.endswith("s") else name  # genitive: "Slagelses", "Östersunds"
