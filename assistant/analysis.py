@@ -130,7 +130,7 @@ class Gazetteer:
     def find(self, text: str) -> list[Place]:
         """(as written, municipality, country) for each place the text names."""
         tokens = list(re.finditer(r"[^\W\d_]+(?:[-'][^\W\d_]+)*", text))
-        found: list[tuple[str, str, str]] = []
+        found: list[Place] = []
         i = 0
         while i < len(tokens):
             for size in (3, 2, 1):
