@@ -124,6 +124,10 @@ def load_decision_table(path: Path) -> list[Example]:
     examples: list[Example] = []
     seen: set[str] = set()
     for line, row in enumerate(rows, start=2):
+        if None in row:  # csv.DictReader keeps the fields past the header under None
+            raise DecisionTableError(
+                f"{path}:{line}: more fields than columns; quote a text or note that holds a comma"
+            )
         example = Example(**{c: (row.get(c) or "").strip() for c in TABLE_COLUMNS})
         problem = _row_problem(example, seen)
         if problem:

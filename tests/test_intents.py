@@ -439,6 +439,19 @@ def test_a_malformed_table_row_is_reported_with_its_line(tmp_path: Path) -> None
         load_decision_table(path)
 
 
+def test_a_note_with_an_unquoted_comma_is_reported_not_cut(tmp_path: Path) -> None:
+    from assistant.intents import DecisionTableError
+
+    path = tmp_path / "t.csv"
+    path.write_text(
+        "id,split,language,intent,kind,status,near_miss_of,text,note\n"
+        "a,train,da,greeting,,greeting,,hej,written by the team, held out\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(DecisionTableError, match=r"t\.csv:2: more fields than columns"):
+        load_decision_table(path)
+
+
 # -- the stored model ----------------------------------------------------------------
 
 
