@@ -427,28 +427,20 @@ def test_no_held_out_text_is_trained_on() -> None:
     assert not [r.id for r in rows if r.split == "heldout" and key(r.text) in train]
 
 
-def test_a_malformed_table_row_is_reported_with_its_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("row", "problem"),
+    [
+        ("a,train,da,crisis_self,,crisis,,hjælp,", "a crisis row needs a kind"),
+        # A note with an unquoted comma is reported, not cut at the comma.
+        ("a,train,da,greeting,,greeting,,hej,written by the team, held out", "more fields than columns"),
+    ],
+)
+def test_a_malformed_table_row_is_reported_with_its_line(tmp_path: Path, row: str, problem: str) -> None:
     from assistant.intents import DecisionTableError
 
     path = tmp_path / "t.csv"
-    path.write_text(
-        "id,split,language,intent,kind,status,near_miss_of,text,note\na,train,da,crisis_self,,crisis,,hjælp,\n",
-        encoding="utf-8",
-    )
-    with pytest.raises(DecisionTableError, match=r"t\.csv:2: a crisis row needs a kind"):
-        load_decision_table(path)
-
-
-def test_a_note_with_an_unquoted_comma_is_reported_not_cut(tmp_path: Path) -> None:
-    from assistant.intents import DecisionTableError
-
-    path = tmp_path / "t.csv"
-    path.write_text(
-        "id,split,language,intent,kind,status,near_miss_of,text,note\n"
-        "a,train,da,greeting,,greeting,,hej,written by the team, held out\n",
-        encoding="utf-8",
-    )
-    with pytest.raises(DecisionTableError, match=r"t\.csv:2: more fields than columns"):
+    path.write_text(f"id,split,language,intent,kind,status,near_miss_of,text,note\n{row}\n", encoding="utf-8")
+    with pytest.raises(DecisionTableError, match=rf"t\.csv:2: {problem}"):
         load_decision_table(path)
 
 
