@@ -363,7 +363,9 @@ class Analyser:
         return kept if any(ch.isalpha() for ch in kept) else text
 
     def _uncovered_municipality(self, snap: IndexSnapshot, places: list[Place]) -> str | None:
-        """A Nordic municipality the question names (``places``, the gazetteer's finds) whose plans the knowledge base does not have.
+        """A Nordic municipality the question names whose plans the knowledge base does not have.
+
+        ``places`` are the gazetteer's finds in the question.
 
         A place the documents themselves mention ("Kirkenes sykehus" in the Norwegian
         plan) is not uncovered: the question may well be about that document.
