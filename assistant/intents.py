@@ -601,9 +601,11 @@ def decide_intent(
     probs = model.probabilities(vector)
     normalised = normalise(text)
     hit = floor.crisis_hit(normalised)
+    injection_rule = floor.injection_hit(normalised)
     urgency = _urgency(text, vector, probs, model, thresholds)
-    if hit or urgency >= thresholds.urgency:
-        # Crisis wins over every other reading: a false alarm costs seconds, a missed one much more.
+    if hit or (urgency >= thresholds.urgency and not _plainly_injection(injection_rule, probs)):
+        # Crisis wins over every other reading (but a plain injection, see _plainly_injection): a false
+        # alarm costs seconds, a missed one much more.
         about = hit.about if hit and hit.about != "either" else _about(probs)
         kind = hit.kind if hit else model.crisis_kind(vector)
         return IntentDecision(
@@ -619,7 +621,6 @@ def decide_intent(
         in_a_sentence = _crisis_in_a_sentence(text, probs, model, thresholds, embed_sentences)
         if in_a_sentence is not None:
             return in_a_sentence
-    injection_rule = floor.injection_hit(normalised)
     if injection_rule or probs.get("injection", 0.0) >= thresholds.injection:
         return IntentDecision("injection", "refused", probs, urgency, floor_rule=injection_rule)
     ranked = sorted((p, c) for c, p in probs.items() if c not in CRISIS_INTENTS and c != "injection")
@@ -633,6 +634,17 @@ def decide_intent(
     return IntentDecision(
         intent, _care_route(probs, thresholds), probs, urgency, safety_note=urgency >= thresholds.safety_note
     )
+
+
+def _plainly_injection(injection_rule: str | None, probs: dict[str, float]) -> bool:
+    """An injection floor rule fired and the model, too, reads an injection rather than a crisis.
+
+    Then the urgency model's reading does not make it a crisis ("Ignore all previous
+    instructions" alone read as urgent at 0.85 once its crisis probability passed 0.10). A crisis
+    floor rule still wins, and so does the model when it reads a crisis more than an injection.
+    """
+    crisis = probs.get("crisis_self", 0.0) + probs.get("crisis_other", 0.0)
+    return injection_rule is not None and probs.get("injection", 0.0) > crisis
 
 
 def _care_route(probs: dict[str, float], thresholds: Thresholds) -> str:
