@@ -398,6 +398,25 @@ def test_the_floor_reads_a_decision_to_die_and_not_its_near_misses(text: str, fi
     assert bool(SafetyFloor.load().crisis_hit(normalise(text))) is fires
 
 
+@pytest.mark.parametrize(
+    ("text", "fires"),
+    [
+        ("far drak lampeolie", True),
+        ("min mor med demens har drukket af klorinflasken under vasken", True),
+        ("pappa har druckit kylarvätska i garaget", True),
+        ("my mum drank bleach from under the sink", True),
+        # An accident long ago, cleaning, chlorine-free water and coffee are not a poisoning now.
+        ("For fem år siden drakk mor lampeolje ved et uhell, nå har hun dårlige lunger.", False),
+        ("Som barn drack pappa fotogen av misstag.", False),
+        ("Kan hjemmeplejen bruge klorin, når de gør rent hos mor?", False),
+        ("Far drak klorinfrit brøndvand hele sommeren.", False),
+        ("Far drak alt for meget kaffe i går.", False),
+    ],
+)
+def test_the_floor_reads_a_poisoning_now_and_not_its_near_misses(text: str, fires: bool) -> None:
+    assert bool(SafetyFloor.load().crisis_hit(normalise(text))) is fires
+
+
 def test_every_floor_rule_decides_some_labelled_row() -> None:
     """No dead rules: each one is backed by at least one row of the table it must catch."""
     floor = SafetyFloor.load()
