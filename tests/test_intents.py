@@ -417,6 +417,24 @@ def test_the_floor_reads_a_poisoning_now_and_not_its_near_misses(text: str, fire
     assert bool(SafetyFloor.load().crisis_hit(normalise(text))) is fires
 
 
+@pytest.mark.parametrize(
+    ("text", "fires"),
+    [
+        ("mor trækker ikke vejret", True),
+        # The verb before its subject, as after "nu".
+        ("Han fik en blodprop sidste år. Nu trækker han ikke vejret", True),
+        ("Nu andas hon inte!", True),
+        ("my dad stopped breathing 5 minutes ago", True),
+        ("I fjor fikk han infarkt, og nå har han sluttet å puste!", True),
+        # A stop of breathing told with a past season or year in the same sentence (g16- near-misses).
+        ("I fjor høst ble mannen min blå og sluttet å puste under middagen, og ambulansen tok han.", False),
+        ("Last spring my husband stopped breathing at dinner and was rushed to hospital.", False),
+    ],
+)
+def test_the_floor_reads_breathing_stopped_now_and_not_a_stop_long_ago(text: str, fires: bool) -> None:
+    assert bool(SafetyFloor.load().crisis_hit(normalise(text))) is fires
+
+
 def test_every_floor_rule_decides_some_labelled_row() -> None:
     """No dead rules: each one is backed by at least one row of the table it must catch."""
     floor = SafetyFloor.load()
