@@ -392,15 +392,7 @@ def test_no_floor_rule_fires_on_a_row_it_must_not_decide() -> None:
         ("I want to take my life back after the stroke.", False),
         ("I have decided to end my life insurance.", False),
         ("Jeg har besluttet at afslutte mit abonnement på madudbringning.", False),
-    ],
-)
-def test_the_floor_reads_a_decision_to_die_and_not_its_near_misses(text: str, fires: bool) -> None:
-    assert bool(SafetyFloor.load().crisis_hit(normalise(text))) is fires
-
-
-@pytest.mark.parametrize(
-    ("text", "fires"),
-    [
+        # A poisoning now ...
         ("far drak lampeolie", True),
         ("min mor med demens har drukket af klorinflasken under vasken", True),
         ("pappa har druckit kylarvätska i garaget", True),
@@ -411,15 +403,7 @@ def test_the_floor_reads_a_decision_to_die_and_not_its_near_misses(text: str, fi
         ("Kan hjemmeplejen bruge klorin, når de gør rent hos mor?", False),
         ("Far drak klorinfrit brøndvand hele sommeren.", False),
         ("Far drak alt for meget kaffe i går.", False),
-    ],
-)
-def test_the_floor_reads_a_poisoning_now_and_not_its_near_misses(text: str, fires: bool) -> None:
-    assert bool(SafetyFloor.load().crisis_hit(normalise(text))) is fires
-
-
-@pytest.mark.parametrize(
-    ("text", "fires"),
-    [
+        # Breathing stopped now ...
         ("mor trækker ikke vejret", True),
         # The verb before its subject, as after "nu".
         ("Han fik en blodprop sidste år. Nu trækker han ikke vejret", True),
@@ -431,7 +415,7 @@ def test_the_floor_reads_a_poisoning_now_and_not_its_near_misses(text: str, fire
         ("Last spring my husband stopped breathing at dinner and was rushed to hospital.", False),
     ],
 )
-def test_the_floor_reads_breathing_stopped_now_and_not_a_stop_long_ago(text: str, fires: bool) -> None:
+def test_the_floor_reads_a_crisis_now_and_not_its_near_misses(text: str, fires: bool) -> None:
     assert bool(SafetyFloor.load().crisis_hit(normalise(text))) is fires
 
 
