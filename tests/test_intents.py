@@ -413,6 +413,15 @@ def test_no_floor_rule_fires_on_a_row_it_must_not_decide() -> None:
         # A stop of breathing told with a past season or year in the same sentence (g16- near-misses).
         ("I fjor høst ble mannen min blå og sluttet å puste under middagen, og ambulansen tok han.", False),
         ("Last spring my husband stopped breathing at dinner and was rushed to hospital.", False),
+        # A saturation below 85 % now, in care workers' shorthand ...
+        ("Bruker rom 9: metning 79 på 3 l O2, RF 36, klam og uklar. Legevakt?", True),
+        ("Client at 14: sats 76% on 2L, RR 38, drowsy", True),
+        ("Hun var indlagt i fjor. Nu er saturation 79 og hun er blå", True),
+        # ... not a usual reading with COPD, a past admission, or "sat" the verb.
+        ("Mor har KOL, og en sat på 88-90 er normalt for hende.", False),
+        ("Far havde sat 82 da han blev indlagt i sidste måned, nu er han hjemme.", False),
+        ("Hun sat 70 minutter i venteværelset", False),
+        ("I sat 80 guests down at the Christmas party", False),
     ],
 )
 def test_the_floor_reads_a_crisis_now_and_not_its_near_misses(text: str, fires: bool) -> None:
