@@ -398,7 +398,7 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
 # (902 of 943), emergency number 0.986, injection 0.940 (280 of 298; g15-'s held-out half, in the
 # styles of public test sets, 45 of 52), medical history sent to crisis 5 of 397, care questions
 # refused 0.010, own case routed 0.958. Before them (2,736 rows): 0.959 / 0.987 / 0.939 / 5 of 358 /
-# 0.008 / 0.961; on those same rows now: crises 824 -> 821 of 859, injection 231 -> 235 of 246, all
+# 0.008 / 0.961; on those rows then: crises 824 -> 821 of 859, injection 231 -> 235 of 246, all
 # non-crisis rows sent to crisis 35 -> 25, medical history 5 -> 3, care questions refused 12 -> 14.
 # With g16- (breathing emergencies, held out whole), the low-saturation floor rule and n13- at the
 # end: 3,182 rows, crisis recall 0.960, emergency number 0.987, medical history to crisis 5 of 445,
