@@ -210,17 +210,22 @@ class SafetyFloor:
     @classmethod
     def load(cls, path: Path = POLICY_DIR / "safety_floor.yaml") -> SafetyFloor:
         data = load_yaml(path.read_text(encoding="utf-8")) or {}
+        words = {str(name): str(pattern) for name, pattern in (data.get("words") or {}).items()}
+
+        def compiled(pattern: str) -> re.Pattern[str]:
+            return re.compile(_with_words(pattern, words, path))
+
         crisis = tuple(
             CrisisRule(
-                re.compile(rule),
+                compiled(rule),
                 str(group["kind"]),
                 str(group["about"]),
-                tuple(re.compile(u) for u in group.get("unless") or []),
+                tuple(compiled(u) for u in group.get("unless") or []),
             )
             for group in data.get("crisis") or []
             for rule in group.get("rules") or []
         )
-        injection = tuple(re.compile(rule) for rule in data.get("injection") or [])
+        injection = tuple(compiled(rule) for rule in data.get("injection") or [])
         return cls(crisis, injection)
 
     def crisis_hit(self, normalised: str) -> FloorHit | None:
@@ -229,6 +234,20 @@ class SafetyFloor:
 
     def injection_hit(self, normalised: str) -> str | None:
         return next((p.pattern for p in self.injection if p.search(normalised)), None)
+
+
+def _with_words(pattern: str, words: dict[str, str], path: Path) -> str:
+    """The pattern with each ``<<name>>`` replaced by the ``words`` entry of that name.
+
+    Raises:
+        ValueError: the pattern names a word list the file does not define.
+    """
+    for name, words_pattern in words.items():
+        pattern = pattern.replace(f"<<{name}>>", words_pattern)
+    unknown = re.search(r"<<(\w+)>>", pattern)
+    if unknown:
+        raise ValueError(f"{path}: a rule uses <<{unknown.group(1)}>>, which `words` does not define")
+    return pattern
 
 
 @dataclass(frozen=True)

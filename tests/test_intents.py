@@ -428,6 +428,21 @@ def test_the_floor_reads_a_crisis_now_and_not_its_near_misses(text: str, fires: 
     assert bool(SafetyFloor.load().crisis_hit(normalise(text))) is fires
 
 
+def test_a_floor_rule_may_name_a_shared_word_list(tmp_path: Path) -> None:
+    policy = tmp_path / "floor.yaml"
+    policy.write_text(
+        "words:\n  poison: '(lampeolie|klorin)'\n"
+        "crisis:\n  - kind: medical\n    about: other\n    rules:\n      - '\\bdrak <<poison>>'\n",
+        encoding="utf-8",
+    )
+    floor = SafetyFloor.load(policy)
+    assert floor.crisis_hit("far drak lampeolie") is not None
+    assert floor.crisis_hit("far drak kaffe") is None
+    policy.write_text("crisis:\n  - kind: medical\n    about: other\n    rules:\n      - 'drak <<gift>>'\n")
+    with pytest.raises(ValueError, match="gift"):
+        SafetyFloor.load(policy)
+
+
 def test_every_floor_rule_decides_some_labelled_row() -> None:
     """No dead rules: each one is backed by at least one row of the table it must catch."""
     floor = SafetyFloor.load()
