@@ -662,8 +662,7 @@ def _plainly_injection(injection_rule: str | None, probs: dict[str, float]) -> b
     instructions" alone read as urgent at 0.85 once its crisis probability passed 0.10). A crisis
     floor rule still wins, and so does the model when it reads a crisis more than an injection.
     """
-    crisis = probs.get("crisis_self", 0.0) + probs.get("crisis_other", 0.0)
-    return injection_rule is not None and probs.get("injection", 0.0) > crisis
+    return injection_rule is not None and probs.get("injection", 0.0) > _crisis_probability(probs)
 
 
 def _care_route(probs: dict[str, float], thresholds: Thresholds) -> str:
@@ -713,8 +712,13 @@ def _urgency(
     sentence: bool = False,
 ) -> float:
     """P(a life is at risk now), read only when the intent model finds the text crisis-like at all."""
-    crisis_p = probs.get("crisis_self", 0.0) + probs.get("crisis_other", 0.0)
-    return model.urgency_probability(text, vector, sentence) if crisis_p >= thresholds.crisis_like else 0.0
+    crisis_like = _crisis_probability(probs) >= thresholds.crisis_like
+    return model.urgency_probability(text, vector, sentence) if crisis_like else 0.0
+
+
+def _crisis_probability(probs: dict[str, float]) -> float:
+    """The intent model's probability of a crisis, about oneself or someone else."""
+    return sum(probs.get(intent, 0.0) for intent in ("crisis_self", "crisis_other"))
 
 
 def _about(probs: dict[str, float]) -> str:
