@@ -252,17 +252,24 @@ def _document_languages(settings: Settings) -> dict[str, str]:
     return {d.id: d.language for d in load_manifest(settings)}
 
 
-def cmd_eval_retrieval(settings: Settings, args: argparse.Namespace) -> int:
-    from assistant.answer import Assistant
-    from assistant.evals import DatasetError, EvalCase, load_dataset, run_retrieval_eval
+def _eval_cases(paths: list[Path]) -> list[Any] | None:
+    """Every case of the datasets, or None (with the reason on stderr) when one cannot be read."""
+    from assistant.evals import DatasetError, load_dataset
 
     try:
-        cases = [case for path in args.dataset for case in load_dataset(path)]
+        return [case for path in paths for case in load_dataset(path)]
     except (DatasetError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
-    from assistant.evals import assistant_for_model
+        return None
 
+
+def cmd_eval_retrieval(settings: Settings, args: argparse.Namespace) -> int:
+    from assistant.answer import Assistant
+    from assistant.evals import EvalCase, assistant_for_model, run_retrieval_eval
+
+    cases = _eval_cases(args.dataset)
+    if cases is None:
+        return 2
     assistant = Assistant(settings)
     languages = _document_languages(settings)
     args.k = args.k or settings.top_k
@@ -342,15 +349,11 @@ ANSWER_CEILINGS = {"other_municipality_citations": 0}
 
 def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
     from assistant.answer import Assistant
-    from assistant.evals import DatasetError, EvalCase, load_dataset, run_answer_eval, source_texts
+    from assistant.evals import EvalCase, assistant_for_model, run_answer_eval, source_texts
 
-    try:
-        cases = [case for path in args.dataset for case in load_dataset(path)]
-    except (DatasetError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    cases = _eval_cases(args.dataset)
+    if cases is None:
         return 2
-    from assistant.evals import assistant_for_model
-
     assistant = Assistant(settings)
     sources = source_texts(settings)
     languages = _document_languages(settings)
