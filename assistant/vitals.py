@@ -1,0 +1,89 @@
+"""Read the vital signs in a care worker's note: how many figures are usual and how many acute.
+
+Public entry point: :func:`read_vitals`.
+
+Why hand-written: a routine note ("BT 128/76, puls 72, sat 96, åt bra") and a note of an
+acute deterioration ("BT 70/45, puls 120, kall") share their words; only the numbers
+differ, and neither the embedding nor the n-grams of the urgency model compare numbers.
+Before this reader, 30 of 48 routine notes (``n14-``) got the crisis answer. The ranges and
+labels are data, in ``policy/vitals.yaml``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from assistant.knowledge import load_yaml
+
+POLICY = Path(__file__).resolve().parent / "policy" / "vitals.yaml"
+# After a figure, these make it something else: more digits, a duration, an age, a weight, a price.
+_NOT_A_READING = (
+    r"[.,]?\d|min\b|minut|timer?\b|timmar|tim\b|hours?\b|år\b|years?\b|dage|dagar|dager|days?\b|uger|veckor|uker"
+    r"|weeks?\b|kg\b|kr\b|mg\b|stk\b|st\b|piller|tabletter|pills|tablets"
+)
+# Between a label and its figure: ':' or '=', or a small verb ("sat er 96", "BS was 2.1").
+_LINK = r"(?:[:=]|på|paa|of|is|er|är|var|was|nu|now|lige nu)?"
+
+
+@dataclass(frozen=True)
+class Vitals:
+    """How many figures of a message are in the usual range and how many in the acute range."""
+
+    usual: int
+    acute: int
+
+    def features(self) -> list[float]:
+        """The urgency model's inputs: only usual figures; some acute figure; how many (up to 4, scaled)."""
+        return [float(self.usual > 0 and self.acute == 0), float(self.acute > 0), min(self.usual + self.acute, 4) / 4]
+
+
+@dataclass(frozen=True)
+class _Measure:
+    name: str
+    pattern: re.Pattern[str]
+    acute_below: float | None
+    acute_from: float | None
+    plausible: tuple[float, float]
+
+    def reading(self, value: float) -> str | None:
+        """'acute', 'usual', or None for a figure this measure cannot have."""
+        if not self.plausible[0] <= value <= self.plausible[1]:
+            return None
+        low = self.acute_below is not None and value < self.acute_below
+        high = self.acute_from is not None and value >= self.acute_from
+        return "acute" if low or high else "usual"
+
+
+@lru_cache(maxsize=1)
+def _measures() -> tuple[_Measure, ...]:
+    data = load_yaml(POLICY.read_text(encoding="utf-8"))
+    figure = rf"(\d{{1,3}}(?:[.,]\d)?)(?!\s*(?:{_NOT_A_READING}))"
+    measures = []
+    for name, spec in data["measures"].items():
+        labels = "|".join(spec["labels"])
+        # "sat 96", "BS: 2,1", "puls er 130", or the figure first: "31 i blodsocker", "39,9 i feber".
+        pattern = re.compile(
+            rf"(?<![\w/])(?:(?:{labels})\s*{_LINK}\s*{figure}|{figure}\s+(?:i|in)\s+(?:{labels})\b)", re.IGNORECASE
+        )
+        low, high = spec["plausible"]
+        measures.append(_Measure(name, pattern, spec.get("acute_below"), spec.get("acute_from"), (low, high)))
+    return tuple(measures)
+
+
+def read_vitals(text: str) -> Vitals:
+    """Count the figures of ``text`` that a care worker would read as usual or as acute.
+
+    Args:
+        text: a message, as typed.
+    """
+    counts = {"usual": 0, "acute": 0}
+    for measure in _measures():
+        for match in measure.pattern.finditer(text):
+            value = float((match.group(1) or match.group(2)).replace(",", "."))
+            reading = measure.reading(value)
+            if reading:
+                counts[reading] += 1
+    return Vitals(counts["usual"], counts["acute"])
