@@ -414,11 +414,11 @@ INTENT_THRESHOLDS = {
 # A false alarm shows emergency numbers above a care answer. Two of the five are from the blind sets
 # of 2026-11-24 (g6-: "BP 175/100 again today, no symptoms, GP aware"; g9-: a morphine patch that
 # makes one dizzy), whose train halves raised crisis recall on the earlier rows.
-# With g18- and n14- (2026-11-24, fourth session, both held out whole): 10 of 531. n14- is 48 routine
-# care notes with normal figures, which the model read as an acute deterioration (30 of them) until
-# the urgency model read the figures themselves (assistant/vitals.py): 4 now; g18- adds 1; the other
-# rows still count 5.
-INTENT_CEILINGS = {"medical_history_to_crisis": 10, "care_refused_rate": 0.02}
+# With g18-, n14- and g19- (2026-11-24, fourth session, held out whole): 14 of 571. n14- is 48
+# routine care notes with normal figures, which the model read as an acute deterioration (30 of
+# them) until the urgency model read the figures themselves (assistant/vitals.py): 4 now; g18- adds
+# 1, g19- 4 (a low blood sugar at 7 and a normal one at 7.30); the rows before them count 5.
+INTENT_CEILINGS = {"medical_history_to_crisis": 14, "care_refused_rate": 0.02}
 
 
 def cmd_eval_intents(settings: Settings, args: argparse.Namespace) -> int:

@@ -46,7 +46,6 @@ import csv
 import hashlib
 import json
 import re
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -60,6 +59,7 @@ import numpy as np
 
 from assistant.contract import UserFacingError
 from assistant.knowledge import load_yaml
+from assistant.lexical import normalise
 from assistant.statements import split_sentences
 from assistant.vitals import read_vitals
 
@@ -85,8 +85,8 @@ POLICY_DIR = Path(__file__).resolve().parent / "policy"
 TABLE_COLUMNS = ("id", "split", "language", "intent", "kind", "status", "near_miss_of", "text", "note")
 MODEL_FILE = "intents.npz"
 # Raised when the way the model is trained changes, so that an index built before retrains.
-TRAINING_RECIPE = 5  # 2: a sentence urgency model, learning the sentences of letters; 3: of care letters only;
-# 4: a message's sentences also end before a small letter (MESSAGE_SENTENCE_END); 5: vital signs read (vitals.py)
+TRAINING_RECIPE = 6  # 2: a sentence urgency model, learning the sentences of letters; 3: of care letters only;
+# 4: a message's sentences also end before a small letter (MESSAGE_SENTENCE_END); 5: vital signs read (vitals.py); 6: a figure told with a time before now is not read
 
 # Where a sentence of a message ends: after . ! ? or … and a space, whatever follows. Messages
 # are typed on phones, often without capitals ("fik stroke for tre år siden. nu kan han ikke
@@ -169,18 +169,6 @@ def table_hash(examples: list[Example]) -> str:
 
 
 # -- normalisation and the safety floor ----------------------------------------
-
-# Nordic letters are folded explicitly: NFKD does not split æ or ø the way people
-# type them without a Nordic keyboard ("aeldre", "sjalvmord").
-_FOLD = str.maketrans({"å": "a", "ä": "a", "æ": "ae", "ø": "o", "ö": "o", "’": "'", "‘": "'", "´": "'"})
-
-
-def normalise(text: str) -> str:
-    """Lower-case, fold Nordic letters ("aa" read as "å"), drop other accents, collapse spaces."""
-    folded = text.casefold().translate(_FOLD)
-    decomposed = unicodedata.normalize("NFKD", folded)
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return re.sub(r"\s+", " ", stripped.replace("aa", "a")).strip()
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,20 @@ def _stemmer(language: str) -> Stemmer.Stemmer:
     return Stemmer.Stemmer(_STEMMER_NAMES.get(language, "english"))
 
 
+# Nordic letters are folded explicitly: NFKD does not split æ or ø the way people
+# type them without a Nordic keyboard ("aeldre", "sjalvmord").
+_MESSAGE_FOLD = str.maketrans({"å": "a", "ä": "a", "æ": "ae", "ø": "o", "ö": "o", "’": "'", "‘": "'", "´": "'"})
+
+
+def normalise(text: str) -> str:
+    """A message as the safety floor reads it: lower case, Nordic letters folded ("aa" read as
+    "å"), other accents dropped, spaces collapsed."""
+    folded = text.casefold().translate(_MESSAGE_FOLD)
+    decomposed = unicodedata.normalize("NFKD", folded)
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return re.sub(r"\s+", " ", stripped.replace("aa", "a")).strip()
+
+
 def fold(text: str) -> str:
     """Lower-case and fold Nordic letters, so 'Östersund', 'ostersund' and 'KÖ'/'ko' compare equal."""
     # Words and word pairs are cached: place and concept lookups fold every one of every

@@ -7,6 +7,11 @@ acute deterioration ("BT 70/45, puls 120, kall") share their words; only the num
 differ, and neither the embedding nor the n-grams of the urgency model compare numbers.
 Before this reader, 30 of 48 routine notes (``n14-``) got the crisis answer. The ranges and
 labels are data, in ``policy/vitals.yaml``.
+
+A figure told with a time before now in its sentence ("BT 78/46 og lungebetennelse forrige
+uke, nå er han hjemme og BT er 122/74") is history, not a reading: it is not counted. The
+words for "before now" and "now" are the safety floor's (``policy/safety_floor.yaml``,
+``words``), so both read time alike.
 """
 
 from __future__ import annotations
@@ -17,8 +22,12 @@ from functools import lru_cache
 from pathlib import Path
 
 from assistant.knowledge import load_yaml
+from assistant.lexical import normalise
 
 POLICY = Path(__file__).resolve().parent / "policy" / "vitals.yaml"
+TIME_WORDS = Path(__file__).resolve().parent / "policy" / "safety_floor.yaml"
+# Where a sentence of a message ends, for the time of a figure.
+_SENTENCE_END = re.compile(r"[.!?]+(?:\s+|$)|\n+")
 # After a figure, these make it something else: more digits, a duration, an age, a weight, a price.
 _NOT_A_READING = (
     r"[.,]?\d|min\b|minut|timer?\b|timmar|tim\b|hours?\b|år\b|years?\b|dage|dagar|dager|days?\b|uger|veckor|uker"
@@ -73,17 +82,38 @@ def _measures() -> tuple[_Measure, ...]:
     return tuple(measures)
 
 
+@lru_cache(maxsize=1)
+def _time_before_now() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """Patterns over a normalised stretch of a sentence: a time before now, and no "now" after it."""
+    words = load_yaml(TIME_WORDS.read_text(encoding="utf-8"))["words"]
+    before_now, no_now = words["before_now"], words["no_now_between"]
+    ends_in_the_past = re.compile(rf"\b{before_now}\b{no_now}$")
+    then_the_past = re.compile(rf"^{no_now}\b{before_now}\b")
+    return ends_in_the_past, then_the_past
+
+
+def _told_as_history(sentence: str, start: int, end: int) -> bool:
+    """Whether the figure at ``sentence[start:end]`` has a time before now beside it, with no "now" between."""
+    ends_in_the_past, then_the_past = _time_before_now()
+    return bool(ends_in_the_past.search(normalise(sentence[:start])) or then_the_past.search(normalise(sentence[end:])))
+
+
+def _sentences(text: str) -> list[str]:
+    return [s for s in _SENTENCE_END.split(text) if s.strip()]
+
+
 def read_vitals(text: str) -> Vitals:
-    """Count the figures of ``text`` that a care worker would read as usual or as acute.
+    """Count the figures of ``text`` that a care worker would read as usual or as acute now.
 
     Args:
         text: a message, as typed.
     """
     counts = {"usual": 0, "acute": 0}
-    for measure in _measures():
-        for match in measure.pattern.finditer(text):
-            value = float((match.group(1) or match.group(2)).replace(",", "."))
-            reading = measure.reading(value)
-            if reading:
-                counts[reading] += 1
+    for sentence in _sentences(text):
+        for measure in _measures():
+            for match in measure.pattern.finditer(sentence):
+                value = float((match.group(1) or match.group(2)).replace(",", "."))
+                reading = measure.reading(value)
+                if reading and not _told_as_history(sentence, match.start(), match.end()):
+                    counts[reading] += 1
     return Vitals(counts["usual"], counts["acute"])

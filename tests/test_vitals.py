@@ -29,6 +29,11 @@ from assistant.vitals import Vitals, read_vitals
         ("Hvad sker der hvis man tager af 40 panodiler", 0, 0),  # "af" is Danish for "of"
         ("jeg er 88 år og bor alene", 0, 0),
         ("temp 38.9 i går, i dag 37", 1, 0),  # "i dag 37" has no label
+        # a figure told with a time before now is history, unless "now" comes between
+        ("He was admitted last week with BP 76/44 and a chest infection", 0, 0),
+        ("BT 78/46 og lungebetændelse sidste uge, nu er hun hjemme og BT er 122/74", 1, 0),
+        ("i fjor fik han BT 70/40, og nu er BT 75/40 igen", 0, 1),
+        ("jag svimmade förra veckan och BT var 85/55. Nu är BT 80/50 och jag är yr", 0, 1),
     ],
 )
 def test_figures_are_read_as_usual_or_acute(text: str, usual: int, acute: int) -> None:
