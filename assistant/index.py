@@ -45,6 +45,7 @@ from assistant.knowledge import load_manifest
 from assistant.knowledge_base import index_lock, purge_removed
 from assistant.statements import Unit, text_units
 from assistant.translations import TranslationMemory
+from assistant.vitals import reading_policy
 
 log = logging.getLogger(__name__)
 
@@ -316,7 +317,12 @@ def _build_intents(
         report.warnings.append(f"{path} does not exist: no intent model, so questions cannot be answered")
         return None
     examples = load_decision_table(path)
-    signature = {"table": table_hash(examples), "model": settings.embedding_model, "recipe": TRAINING_RECIPE}
+    signature = {
+        "table": table_hash(examples),
+        "model": settings.embedding_model,
+        "recipe": TRAINING_RECIPE,
+        "vitals": reading_policy(),
+    }
     model_file = settings.index_dir / "intents.npz"
     if previous and all(previous.get(k) == v for k, v in signature.items()) and model_file.exists():
         return previous

@@ -16,6 +16,7 @@ words for "before now" and "now" are the safety floor's (``policy/safety_floor.y
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -100,6 +101,14 @@ def _told_as_history(sentence: str, start: int, end: int) -> bool:
 
 def _sentences(text: str) -> list[str]:
     return [s for s in _SENTENCE_END.split(text) if s.strip()]
+
+
+def reading_policy() -> str:
+    """A hash of what the reader reads by (ranges, labels, time words): the urgency model is
+    trained on its features, so a change to them retrains the model at the next index build."""
+    ends_in_the_past, then_the_past = _time_before_now()
+    parts = [POLICY.read_text(encoding="utf-8"), ends_in_the_past.pattern, then_the_past.pattern]
+    return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()
 
 
 def read_vitals(text: str) -> Vitals:

@@ -68,3 +68,13 @@ def test_a_routine_note_is_not_a_crisis_and_the_same_note_with_acute_figures_is(
 ) -> None:
     assert assistant.analyse(routine).decision.route != "crisis"
     assert assistant.analyse(acute).decision.route == "crisis"
+
+
+def test_an_edited_reading_policy_changes_its_hash_so_the_model_retrains(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import assistant.vitals as vitals
+
+    before = vitals.reading_policy()
+    edited = tmp_path / "vitals.yaml"
+    edited.write_text(vitals.POLICY.read_text(encoding="utf-8").replace("acute_below: 92", "acute_below: 90"))
+    monkeypatch.setattr(vitals, "POLICY", edited)
+    assert vitals.reading_policy() != before
