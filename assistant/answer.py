@@ -223,7 +223,7 @@ class Assistant:
             return "referred", body, citations
         if not statements:
             return "not_found", compose.not_found(lang, None), []
-        body, citations = compose.answer_body(statements, lang, analysis.home_country)
+        body, citations = compose.answer_body(statements, lang, analysis.home_country, trace.selection.closest_only)
         if cfg.answer_mode == "llm":
             body = self._llm_body(cfg, lang, analysis.text, citations) or body
         closing = compose.closing(lang, citations, analysis.municipality, analysis.home_country)

@@ -154,22 +154,26 @@ class Composer:
         return runs
 
     def answer_body(
-        self, statements: list[ScoredStatement], language: str, home_country: str | None
+        self, statements: list[ScoredStatement], language: str, home_country: str | None, closest_only: bool = False
     ) -> tuple[str, list[Citation]]:
-        """The lead sentence and the quoted statements, best first, each with its marker."""
+        """The lead sentence and the quoted statements, best first, each with its marker.
+
+        With ``closest_only`` the lead says the plans may not answer the question directly.
+        """
         runs = self.statement_groups(statements, home_country)
         citations, numbers = self.citations([s for run in runs for s in run], language)
         plans: list[str] = list(dict.fromkeys(run[0].passage.document for run in runs))
-        parts = [self._lead(plans, language)]
+        parts = [self._lead(plans, language, closest_only)]
         for run in runs:
             parts.append("\n".join([self._group_heading(run[0], language), *self._lines(run, numbers, language)]))
         return "\n\n".join(parts), citations
 
-    def _lead(self, documents: list[str], language: str) -> str:
+    def _lead(self, documents: list[str], language: str, closest_only: bool = False) -> str:
         plans = [self._plan_reference(document, language) for document in documents]
+        prefix = "lead_closest" if closest_only else "lead"
         if len(plans) == 1:
-            return self.say(language, "lead_one", plan=plans[0])
-        return self.say(language, "lead_many", plans=self._join(plans, language))
+            return self.say(language, f"{prefix}_one", plan=plans[0])
+        return self.say(language, f"{prefix}_many", plans=self._join(plans, language))
 
     def _plan_reference(self, document: str, language: str) -> str:
         meta = self.documents.get(document)

@@ -8,8 +8,12 @@ the cosine similarity between the question's embedding and the statement's
 glossary concepts found in it (IDF-weighted). The question is answerable when
 the best statement is similar enough; the statements quoted are those close to
 the best, the best first, so the line that answers leads and a sentence that
-merely shares a word is left out. The thresholds are in
-``policy/thresholds.yaml`` (``answer``), set by measurement on the answer evals.
+merely shares a word is left out. When even the closest statement is not
+similar enough to be sure it answers (``sure_similarity``), the selection says
+so and the answer presents the statements as the closest the plans say, not as
+the answer: a bi-encoder tells the topic, not whether a line answers it. The
+thresholds are in ``policy/thresholds.yaml`` (``answer``), set by measurement
+on the answer evals.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ class Selection:
     statements: list[ScoredStatement]
     best_similarity: float
     reason: str
+    closest_only: bool = False  # on the question's topic, but not close enough to say it answers it
 
     @property
     def answerable(self) -> bool:
@@ -64,6 +69,7 @@ class AnswerThresholds:
     leader_passages: float  # each of this many top passages brings its best statement...
     leader_similarity: float  # ...when it is at least this similar to the question
     concept_weight: float  # how much the question's glossary concepts count again, on their own
+    sure_similarity: float  # below this, the statements are shown as the closest the plans say, not as the answer
 
     @classmethod
     def from_mapping(cls, values: dict[str, float]) -> AnswerThresholds:
@@ -76,6 +82,7 @@ class AnswerThresholds:
             leader_passages=values["leader_passages"],
             leader_similarity=values["leader_similarity"],
             concept_weight=values["concept_weight"],
+            sure_similarity=values["sure_similarity"],
         )
 
 
@@ -144,6 +151,10 @@ def choose_statements(
             chosen.append(leader)
             cited.add(passage.chunk_id)
             seen.add(leader.unit.key)
+    top = max(s.similarity for s in chosen)
+    if top < thresholds.sure_similarity:
+        reason = f"closest only: best statement similarity {top:.3f} < {thresholds.sure_similarity}"
+        return Selection(chosen, best.similarity, reason, closest_only=True)
     return Selection(chosen, best.similarity, "answerable")
 
 

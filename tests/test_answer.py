@@ -302,6 +302,27 @@ def test_an_uncertain_emergency_reading_opens_with_the_number(assistant, monkeyp
     assistant.cache.clear()
 
 
+def test_statements_not_close_enough_to_be_sure_are_shown_as_the_closest(  # type: ignore[no-untyped-def]
+    assistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Below ``sure_similarity`` the lead says the plans may not answer directly; the statements stay the same."""
+    from dataclasses import replace
+
+    question = "Hvad gør kommunen for borgere med demens?"
+    hedge = "Planerne, jeg har, svarer måske ikke direkte på dette."
+    thresholds = assistant._answer_thresholds
+    monkeypatch.setattr(assistant, "_answer_thresholds", replace(thresholds, sure_similarity=0.0))
+    assistant.cache.clear()
+    sure = assistant.answer(question)
+    monkeypatch.setattr(assistant, "_answer_thresholds", replace(thresholds, sure_similarity=1.0))
+    assistant.cache.clear()
+    closest = assistant.answer(question)
+    assistant.cache.clear()
+    assert sure.status == closest.status == "answered"
+    assert hedge not in sure.answer and closest.answer.startswith(hedge)
+    assert [c.text for c in closest.citations] == [c.text for c in sure.citations]
+
+
 def test_a_repeated_question_is_answered_from_the_cache(built_index: Settings, retriever) -> None:  # type: ignore[no-untyped-def]
     from assistant.answer import Assistant
 
