@@ -425,10 +425,13 @@ def _names_municipality(token: str, stem: str) -> bool:
 
 def _is_compound(token: str, place: str, vocabulary: frozenset[str]) -> bool:
     """Whether a folded word is a place joined to a word of the knowledge base ("norgeplanen",
-    "slagelsesplanen", "ostersundsmodellen"), as Nordic languages write "the Norway plan"."""
-    if not token.startswith(place) or len(token) < len(place) + _MIN_COMPOUND_TAIL:
+    "slagelsesplanen", "ostersundsmodellen", "slagelse-strategien"), as Nordic languages write
+    "the Norway plan"."""
+    if not token.startswith(place):
         return False
-    tail = token[len(place) :]
+    tail = token[len(place) :].removeprefix("-")
+    if len(tail) < _MIN_COMPOUND_TAIL:
+        return False
     return tail in vocabulary or (tail[0] == "s" and tail[1:] in vocabulary)
 
 

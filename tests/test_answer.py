@@ -356,6 +356,8 @@ def test_the_cache_can_be_turned_off(built_index: Settings, retriever) -> None: 
         # A place joined to a word of the plans is that place's plan, not an unknown place.
         ("blir det demenssamordnare eller minnesteam i Norgeplanen?", "NO", None, None),
         ("Hvad siger Slagelseplanen om demens?", "DK", "Slagelse Kommune", None),
+        ("Hva sier Slagelse-strategien om samarbeid med familie?", "DK", "Slagelse Kommune", None),
+        ("Vad säger Östersund-planen om anhöriga?", "SE", "Östersunds kommun", None),
         # A direction joined to a country is a part of it, not an unknown place.
         ("Min mor bor i Nordnorge. Hva gjør kommunen for eldre med demens?", None, None, None),
         ("hjälp till äldre i Sydsverige?", None, None, None),
