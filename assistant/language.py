@@ -115,7 +115,6 @@ _MARKERS: dict[LanguageCode, frozenset[str]] = {
             "børn",
             "børnene",
             "hvornår",
-            "hvilke",
         ]
     ),
     "nb": frozenset(
@@ -232,6 +231,19 @@ _MARKERS: dict[LanguageCode, frozenset[str]] = {
 def has_language_markers(text: str) -> bool:
     """Whether the text has function words that point to one language ("hva", "vad", "what")."""
     return _marker_vote(text)[0] is not None
+
+
+def _typed_without_nordic_letters(word: str) -> str:
+    """How Danes and Norwegians type a word without æ, ø and å: "ældre" as "aeldre", "nå" as "naa"."""
+    return word.replace("æ", "ae").replace("ø", "oe").replace("å", "aa")
+
+
+# The Danish and Norwegian markers count in their typed-without-letters form too; no marker of one
+# language becomes another's that way. "hvilke" is no marker: Danish and Norwegian both write it.
+_MARKERS = {
+    code: markers | {_typed_without_nordic_letters(w) for w in markers} if code in ("da", "nb") else markers
+    for code, markers in _MARKERS.items()
+}
 
 
 def _marker_vote(text: str) -> tuple[LanguageCode | None, int]:

@@ -405,7 +405,14 @@ def test_the_answer_language_is_not_chosen_by_a_town_name(  # type: ignore[no-un
         ("hjælp til to ældre i Slagelse", "da"),
         ("hjelp for eldre i Norge", "nb"),
         ("stöd för anhöriga i Östersund", "sv"),
+        # Danish and Norwegian words typed without æ, ø and å still count ("aeldre" is "ældre")...
+        ("snerydning for aeldre i kommunen", "da"),
+        ("hvad goer kommunen for demente", "da"),
+        ("hva gjoer kommunen for eldre", "nb"),
+        # ...and a word both write ("hvilke") decides neither.
+        ("Hvilke dager er dagsenteret åpent?", "nb"),
+        ("Hvilke dage er dagcentret åbent?", "da"),
     ],
 )
-def test_english_function_words_decide_a_short_message(assistant, question: str, language: str) -> None:  # type: ignore[no-untyped-def]
+def test_function_words_decide_a_short_message(assistant, question: str, language: str) -> None:  # type: ignore[no-untyped-def]
     assert assistant.analyse(question).language == language
