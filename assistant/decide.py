@@ -153,7 +153,7 @@ def choose_statements(
             seen.add(leader.unit.key)
     top = max(s.similarity for s in chosen)
     if top < thresholds.sure_similarity:
-        reason = f"closest only: best statement similarity {top:.3f} < {thresholds.sure_similarity}"
+        reason = f"closest only: the most similar statement quoted is at {top:.3f} < {thresholds.sure_similarity}"
         return Selection(chosen, best.similarity, reason, closest_only=True)
     return Selection(chosen, best.similarity, "answerable")
 

@@ -14,8 +14,8 @@ The *urgency* model reads the embedding together with character and word
 n-grams of the message, which is where the difference lives ("last year",
 "i fjor", "lige nu", "for two years ago"), and the figures of a care worker's
 note read as usual or acute (:mod:`assistant.vitals`: "BT 128/76" against "BT
-70/45"), trained on every train row (crisis against everything else, the
-medical-history near-misses included). Above its
+70/45"), trained on the crisis rows against their near-misses (every
+medical-history row and every row written as a crisis's near-miss). Above its
 threshold the message is a crisis; a little below it, the care answer opens
 with the emergency number (a *safety note*), so a crisis the model is unsure
 of still shows the number first.
