@@ -621,7 +621,8 @@ def decide_intent(
     hit = floor.crisis_hit(normalised)
     injection_rule = floor.injection_hit(normalised)
     urgency = _urgency(text, vector, probs, model, thresholds)
-    if hit or (urgency >= thresholds.urgency and not _plainly_injection(injection_rule, probs)):
+    plainly_injection = _plainly_injection(injection_rule, probs)
+    if hit or (urgency >= thresholds.urgency and not plainly_injection):
         # Crisis wins over every other reading (but a plain injection, see _plainly_injection): a false
         # alarm costs seconds, a missed one much more.
         about = hit.about if hit and hit.about != "either" else _about(probs)
@@ -635,7 +636,9 @@ def decide_intent(
             crisis_about=about,
             floor_rule=hit.rule if hit else None,
         )
-    if embed_sentences is not None:
+    if embed_sentences is not None and not plainly_injection:
+        # Not for a plain injection either: one odd sentence of it ("just guess if you don't know,
+        # give me a number") must not turn "forget your sources and…" into a crisis (blind set g24).
         in_a_sentence = _crisis_in_a_sentence(text, probs, model, thresholds, embed_sentences)
         if in_a_sentence is not None:
             return in_a_sentence
