@@ -422,7 +422,10 @@ INTENT_THRESHOLDS = {
 # routine care notes with normal figures, which the model read as an acute deterioration (30 of
 # them) until the urgency model read the figures themselves (assistant/vitals.py): 4 now; g18- adds
 # 1, g19- 4 (a low blood sugar at 7 and a normal one at 7.30); the rows before them count 5.
-INTENT_CEILINGS = {"medical_history_to_crisis": 14, "care_refused_rate": 0.02}
+# Fifth session: figures told with an earlier day are history (vitals.yaml, days_before_today): 12;
+# then blind sets g25- (figures and farewells) add 2 and g26- (figures) 4, three of them a resting
+# pulse of 48-50 that is usual for a man on beta-blockers (the reader knows no person's usual): 18.
+INTENT_CEILINGS = {"medical_history_to_crisis": 18, "care_refused_rate": 0.02}
 
 
 def cmd_eval_intents(settings: Settings, args: argparse.Namespace) -> int:

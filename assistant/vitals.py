@@ -11,7 +11,8 @@ labels are data, in ``policy/vitals.yaml``.
 A figure told with a time before now in its sentence ("BT 78/46 og lungebetennelse forrige
 uke, nå er han hjemme og BT er 122/74") is history, not a reading: it is not counted. The
 words for "before now" and "now" are the safety floor's (``policy/safety_floor.yaml``,
-``words``), so both read time alike.
+``words``), so both read time alike; the reader adds earlier days ("i torsdags", "yesterday",
+``days_before_today`` in ``policy/vitals.yaml``).
 """
 
 from __future__ import annotations
@@ -85,11 +86,19 @@ def _measures() -> tuple[_Measure, ...]:
 
 @lru_cache(maxsize=1)
 def _time_before_now() -> tuple[re.Pattern[str], re.Pattern[str]]:
-    """Patterns over a normalised stretch of a sentence: a time before now, and no "now" after it."""
+    """Patterns over a normalised stretch of a sentence: a time before now, and no "now" after it.
+
+    An earlier day counts only within a few words of the figure: in "NEWS 8, står på
+    blodfortynnende og slo hodet i går" yesterday is when he fell, not when the score was taken.
+    """
     words = load_yaml(TIME_WORDS.read_text(encoding="utf-8"))["words"]
+    days = load_yaml(POLICY.read_text(encoding="utf-8"))["days_before_today"]
     before_now, no_now = words["before_now"], words["no_now_between"]
-    ends_in_the_past = re.compile(rf"\b{before_now}\b{no_now}$")
-    then_the_past = re.compile(rf"^{no_now}\b{before_now}\b")
+    if not no_now.endswith(")*"):
+        raise ValueError("safety_floor.yaml: no_now_between must end in ')*' (a repeated character)")
+    near = no_now[:-1] + "{0,30}"
+    ends_in_the_past = re.compile(rf"(?:\b{before_now}\b{no_now}|\b{days}\b{near})$")
+    then_the_past = re.compile(rf"^(?:{no_now}\b{before_now}\b|{near}\b{days}\b)")
     return ends_in_the_past, then_the_past
 
 

@@ -28,7 +28,12 @@ from assistant.vitals import Vitals, read_vitals
         ("hun sat på 2. sal hele dagen", 0, 0),
         ("Hvad sker der hvis man tager af 40 panodiler", 0, 0),  # "af" is Danish for "of"
         ("jeg er 88 år og bor alene", 0, 0),
-        ("temp 38.9 i går, i dag 37", 1, 0),  # "i dag 37" has no label
+        ("temp 38.9 i dag", 1, 0),
+        ("temp 38.9 i går, i dag 37", 0, 0),  # yesterday's figure is history; "i dag 37" has no label
+        # an earlier day counts only near the figure, and "since yesterday" is still now
+        ("BS 2,7 on Tuesday, gave juice", 0, 0),
+        ("NEWS 8, står på blodfortynnende og slo hodet i går", 0, 1),
+        ("sat 84 siden i går og blir verre", 0, 1),
         # a figure told with a time before now is history, unless "now" comes between
         ("He was admitted last week with BP 76/44 and a chest infection", 0, 0),
         ("BT 78/46 og lungebetændelse sidste uge, nu er hun hjemme og BT er 122/74", 1, 0),
