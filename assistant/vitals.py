@@ -37,6 +37,13 @@ _NOT_A_READING = (
 )
 # Between a label and its figure: ':' or '=', or a small verb ("sat er 96", "BS was 2.1").
 _LINK = r"(?:[:=]|på|paa|of|is|er|är|var|was|nu|now|lige nu)?"
+# Between a home device and its reading: a verb that tells a reading, then small words
+# ("blodtryksmåleren viser nu 72/40", "oximeteret står på 84", "the meter says just 2.1").
+_DEVICE_LINK = (
+    r"(?:viser|visar|vise|viste|visade|shows?|showed|showing|says?|said|reads?|siger|sagde|sier|sa|säger|sade"
+    r"|står|stod|star|ligger|låg|lå|er|var|är|is|was|displays?|gives|giver|gir|ger|målte|mätte|measured)"
+    r"(?:\s+(?:nu|nå|now|kun|bare|bara|only|just|helt|nede|nere|down|to|at|på|paa|pa|on|:))*"
+)
 
 
 @dataclass(frozen=True)
@@ -76,9 +83,10 @@ def _measures() -> tuple[_Measure, ...]:
     for name, spec in data["measures"].items():
         labels = "|".join(spec["labels"])
         # "sat 96", "BS: 2,1", "puls er 130", or the figure first: "31 i blodsocker", "39,9 i feber".
-        pattern = re.compile(
-            rf"(?<![\w/])(?:(?:{labels})\s*{_LINK}\s*{figure}|{figure}\s+(?:i|in)\s+(?:{labels})\b)", re.IGNORECASE
-        )
+        forms = [rf"(?:{labels})\s*{_LINK}\s*{figure}", rf"{figure}\s+(?:i|in)\s+(?:{labels})\b"]
+        if spec.get("devices"):
+            forms.append(rf"(?:{'|'.join(spec['devices'])})\s+{_DEVICE_LINK}\s*:?\s*{figure}")
+        pattern = re.compile(rf"(?<![\w/])(?:{'|'.join(forms)})", re.IGNORECASE)
         low, high = spec["plausible"]
         measures.append(_Measure(name, pattern, spec.get("acute_below"), spec.get("acute_from"), (low, high)))
     return tuple(measures)
@@ -130,7 +138,7 @@ def read_vitals(text: str) -> Vitals:
     for sentence in _sentences(text):
         for measure in _measures():
             for match in measure.pattern.finditer(sentence):
-                value = float((match.group(1) or match.group(2)).replace(",", "."))
+                value = float(next(g for g in match.groups() if g).replace(",", "."))
                 reading = measure.reading(value)
                 if reading and not _told_as_history(sentence, match.start(), match.end()):
                     counts[reading] += 1

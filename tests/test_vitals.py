@@ -23,6 +23,13 @@ from assistant.vitals import Vitals, read_vitals
         ("min mor har 39,9 i feber og kender mig ikke", 0, 1),
         ("AF 28, sats 76% on 2L", 0, 2),
         ("puls er 130", 1, 0),  # NEWS2 scores 3 from 131
+        # a home device and what it shows, as relatives write it
+        ("mors blodtryksmåler viser 72/40 og puls 45", 1, 1),
+        ("mammas blodtrycksmätare visar 232/128 och hon mår illa", 0, 1),
+        ("oximeteret står på 84 og hun er grå", 0, 1),
+        ("the oximeter says 97 and she is fine", 1, 0),
+        ("blodtryksmåleren er 3 år gammel", 0, 0),  # the device's age, not a reading
+        ("sukkermåleren viser normale tal", 0, 0),
         # near-misses: a label's word in another sense, or a figure that is something else
         ("Hun sat 70 minutter i venteværelset", 0, 0),
         ("hun sat på 2. sal hele dagen", 0, 0),
