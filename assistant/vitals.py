@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from assistant.knowledge import load_yaml
 from assistant.lexical import normalise
@@ -76,8 +77,15 @@ class _Measure:
 
 
 @lru_cache(maxsize=1)
+def _policy() -> dict[str, Any]:
+    """``policy/vitals.yaml``, read once: the measures and the words for earlier days."""
+    policy: dict[str, Any] = load_yaml(POLICY.read_text(encoding="utf-8"))
+    return policy
+
+
+@lru_cache(maxsize=1)
 def _measures() -> tuple[_Measure, ...]:
-    data = load_yaml(POLICY.read_text(encoding="utf-8"))
+    data = _policy()
     figure = rf"(\d{{1,3}}(?:[.,]\d)?)(?!\s*(?:{_NOT_A_READING}))"
     measures = []
     for name, spec in data["measures"].items():
@@ -100,7 +108,7 @@ def _time_before_now() -> tuple[re.Pattern[str], re.Pattern[str]]:
     blodfortynnende og slo hodet i går" yesterday is when he fell, not when the score was taken.
     """
     words = load_yaml(TIME_WORDS.read_text(encoding="utf-8"))["words"]
-    days = load_yaml(POLICY.read_text(encoding="utf-8"))["days_before_today"]
+    days = _policy()["days_before_today"]
     before_now, no_now = words["before_now"], words["no_now_between"]
     if not no_now.endswith(")*"):
         raise ValueError("safety_floor.yaml: no_now_between must end in ')*' (a repeated character)")
