@@ -197,6 +197,9 @@ class Assistant:
         if decision.route == "greeting":
             trace.reason = "greeting"
             return "refused", prompt(cfg, lang, "small_talk"), []
+        if decision.route == "about":
+            trace.reason = "a question about the assistant itself"
+            return "about", compose.about_assistant(lang), []
         if analysis.unknown_place:
             trace.reason = f"names {analysis.unknown_place!r}, which no document covers"
             if decision.route == "own_case":

@@ -314,9 +314,25 @@ class Composer:
         A question about its sources ("which documents are your answers based on?") often reads
         as an attempt on its instructions; refused either way, it still learns the answer.
         """
+        return self.say(language, "refused", plans=self._plan_list(language))
+
+    def about_assistant(self, language: str) -> str:
+        """What the assistant is, the plans it answers from, what it keeps and for how long, and its limits.
+
+        The retention figure is the configured one, the same that ``GET /api/privacy`` states.
+        """
+        return self.say(
+            language,
+            "about_assistant",
+            plans=self._plan_list(language),
+            office=self.say(language, "office_any"),
+            days=self.settings.retention_days,
+        )
+
+    def _plan_list(self, language: str) -> str:
+        """Every plan with its municipality and period, one per line, those in the asker's language first."""
         documents = sorted(self.documents.values(), key=lambda meta: meta.language != language)
-        plans = "\n".join(f"- {self._plan_reference(meta.id, language)}" for meta in documents)
-        return self.say(language, "refused", plans=plans)
+        return "\n".join(f"- {self._plan_reference(meta.id, language)}" for meta in documents)
 
     def not_found(self, language: str, unknown_place: str | None) -> str:
         places = self._join(self._covered_places(language), language)

@@ -17,7 +17,8 @@ class UserFacingError(Exception):
     """An error whose message is written for the person at the keyboard (shown as is, no traceback)."""
 
 
-Status = Literal["answered", "referred", "not_found", "refused", "crisis"]
+# "about": the assistant told about itself (its sources, what it keeps, what it can do), from prompts/.
+Status = Literal["answered", "referred", "not_found", "refused", "crisis", "about"]
 ChunkKind = Literal["text", "list", "table_row"]
 
 

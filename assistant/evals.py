@@ -339,7 +339,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         if foreign
         else None,
     }
-    for status in ("answered", "referred", "not_found", "refused", "crisis"):
+    for status in ("answered", "referred", "not_found", "refused", "crisis", "about"):
         metrics[f"status_accuracy_{status}"] = rate([r for r in rows if r["expected_status"] == status], "status_ok")
     metrics["passed"] = sum(1 for r in rows if r["passed"])
     return metrics

@@ -37,7 +37,8 @@ Intents: ``crisis_self``, ``crisis_other`` (life or safety at risk now),
 ``medical_history`` (an illness or a past event, not an emergency now),
 ``plan_info`` (what the plans offer or intend), ``own_case`` (one person's case:
 can my mother get X, how to apply, cost, waiting time, complaints),
-``off_topic``, ``injection`` and ``greeting``.
+``off_topic``, ``injection``, ``greeting`` and ``about_assistant`` (a question about
+the assistant itself: its sources, what it keeps, who checks it, what it can do).
 """
 
 from __future__ import annotations
@@ -64,7 +65,15 @@ from assistant.statements import split_sentences
 from assistant.vitals import read_vitals
 
 Intent = Literal[
-    "crisis_self", "crisis_other", "medical_history", "plan_info", "own_case", "off_topic", "injection", "greeting"
+    "crisis_self",
+    "crisis_other",
+    "medical_history",
+    "plan_info",
+    "own_case",
+    "off_topic",
+    "injection",
+    "greeting",
+    "about_assistant",
 ]
 INTENTS: tuple[str, ...] = (
     "crisis_self",
@@ -75,9 +84,12 @@ INTENTS: tuple[str, ...] = (
     "off_topic",
     "injection",
     "greeting",
+    "about_assistant",
 )
 CRISIS_INTENTS = frozenset({"crisis_self", "crisis_other"})
 CARE_INTENTS = frozenset({"medical_history", "plan_info", "own_case"})
+# Questions a person means: refusing one is a false refusal (the gate care_refused_rate counts them all).
+GENUINE_INTENTS = CARE_INTENTS | {"about_assistant"}
 REFUSED_INTENTS = frozenset({"injection", "off_topic"})
 CRISIS_KINDS = ("suicide", "medical", "violence")
 CORE_LANGUAGES = ("da", "sv", "nb", "en")
@@ -254,6 +266,7 @@ class Thresholds:
     injection: float
     off_topic: float
     greeting: float
+    about_assistant: float
     own_case_share: float = 1.0
     answer: dict[str, float] = field(default_factory=dict)
 
@@ -269,6 +282,7 @@ class Thresholds:
             injection=float(intent["injection"]),
             off_topic=float(intent["off_topic"]),
             greeting=float(intent["greeting"]),
+            about_assistant=float(intent["about_assistant"]),
             own_case_share=float(intent.get("own_case_share", 1.0)),
             answer={k: float(v) for k, v in (data.get("answer") or {}).items()},
         )
@@ -548,7 +562,7 @@ class IntentDecision:
     """What the message is, how it will be handled, and why.
 
     ``route`` is what the answer path does: ``crisis``, ``refused`` (injection or
-    off-topic), ``greeting``, ``plan_info`` or ``own_case`` (a medical-history
+    off-topic), ``greeting``, ``about`` (a question about the assistant), ``plan_info`` or ``own_case`` (a medical-history
     message is routed as whichever of the two its wording is closer to).
     """
 
@@ -565,7 +579,7 @@ class IntentDecision:
     @property
     def status(self) -> str | None:
         """The status this decision fixes by itself (None: it depends on what the plans hold)."""
-        return {"crisis": "crisis", "refused": "refused", "greeting": "refused"}.get(self.route)
+        return {"crisis": "crisis", "refused": "refused", "greeting": "refused", "about": "about"}.get(self.route)
 
 
 def message_sentences(text: str) -> list[str]:
@@ -584,7 +598,11 @@ def sentences_to_learn(examples: list[Example]) -> list[str]:
 
     Crisis rows give none: which of their sentences carries the crisis is not labelled.
     Injection letters give none either: with them, 169 more sentences to embed at every
-    build and no better model (5-fold CV crisis recall 0.966 with them, 0.968 without).
+    build and no better model (5-fold CV crisis recall 0.966 with them, 0.968 without). Nor do questions
+    about the assistant: with theirs, "vill inte att det ligger kvar nånstans" (of a question about
+    privacy) taught the model that "jag har bestämt mig och vill inte att det ska ta veckor" is not
+    urgent, and a hidden suicide plan was lost (blind set g25); a privacy question read as a crisis
+    costs seconds.
     """
     return [s for e in examples if e.intent in CARE_INTENTS for s in message_sentences(e.text)]
 
@@ -650,6 +668,8 @@ def decide_intent(
         return IntentDecision("off_topic", "refused", probs, urgency)
     if best == "greeting" and best_p >= thresholds.greeting:
         return IntentDecision("greeting", "greeting", probs, urgency)
+    if best == "about_assistant" and best_p >= thresholds.about_assistant:
+        return IntentDecision("about_assistant", "about", probs, urgency)
     care = {c: probs.get(c, 0.0) for c in CARE_INTENTS}
     intent = max(care, key=care.__getitem__) if best not in CARE_INTENTS else best
     return IntentDecision(
@@ -766,9 +786,12 @@ def evaluate_intents(examples: list[Example], decisions: list[IntentDecision]) -
         ),
         "injection_refused": rate([p for p in pairs if p[0].intent == "injection"], lambda e, d: d.route == "refused"),
         "care_refused_rate": rate(
-            [p for p in pairs if p[0].intent in CARE_INTENTS], lambda e, d: d.route in ("refused", "greeting")
+            [p for p in pairs if p[0].intent in GENUINE_INTENTS], lambda e, d: d.route in ("refused", "greeting")
         ),
         "own_case_routed": rate([p for p in pairs if p[0].intent == "own_case"], lambda e, d: d.route == "own_case"),
+        "about_assistant_recall": rate(
+            [p for p in pairs if p[0].intent == "about_assistant"], lambda e, d: d.route == "about"
+        ),
     }
     for intent in sorted(CRISIS_INTENTS):
         for language in CORE_LANGUAGES:

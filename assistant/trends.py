@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-STATUSES = ("answered", "referred", "not_found", "refused", "crisis")
+STATUSES = ("answered", "referred", "not_found", "refused", "crisis", "about")
 CSV_COLUMNS = (
     "week",
     "week_start",
@@ -28,6 +28,7 @@ CSV_COLUMNS = (
     "not_found",
     "refused",
     "crisis",
+    "about",
     "not_found_rate",
     "feedback",
     "helpful",
@@ -47,6 +48,7 @@ class WeekTrend:
     not_found: int = 0
     refused: int = 0
     crisis: int = 0
+    about: int = 0
     feedback: int = 0
     helpful: int = 0
 

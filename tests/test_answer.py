@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from assistant.answer import QuestionError
+from assistant.compose import Composer
 from assistant.config import Settings
 from assistant.evals import is_verbatim, source_text_for_check
 from assistant.knowledge import load_manifest
@@ -137,6 +138,35 @@ def test_a_refusal_says_which_plans_the_assistant_answers_from(assistant) -> Non
     assert answer.status == "refused"
     named = {meta.municipality for meta in load_manifest(assistant.settings) if meta.municipality}
     assert named and all(municipality in answer.answer for municipality in named)
+
+
+@pytest.mark.parametrize(
+    ("question", "language", "days"),
+    [
+        ("Hvem kan se det, jeg skriver til dig, og hvor længe?", "da", "dage"),
+        ("Do you store my questions?", "en", "days"),
+    ],
+)
+def test_a_question_about_the_assistant_is_answered_about_it(
+    assistant, question: str, language: str, days: str
+) -> None:  # type: ignore[no-untyped-def]
+    answer = assistant.answer(question)
+    assert (answer.status, answer.intent, answer.language, answer.citations) == (
+        "about",
+        "about_assistant",
+        language,
+        [],
+    )
+    assert f"{assistant.settings.retention_days} {days}" in answer.answer
+    named = {meta.municipality for meta in load_manifest(assistant.settings) if meta.municipality}
+    assert named and all(municipality in answer.answer for municipality in named)
+
+
+def test_the_answer_about_the_assistant_states_the_configured_retention(assistant) -> None:  # type: ignore[no-untyped-def]
+    settings = assistant.settings.model_copy(update={"retention_days": 17})
+    composer = Composer(settings, assistant.memory, {})
+    assert "kept for 17 days" in composer.about_assistant("en")
+    assert "sparas i 17 dagar" in composer.about_assistant("sv")
 
 
 def test_empty_and_over_long_questions_are_refused_clearly(assistant) -> None:  # type: ignore[no-untyped-def]

@@ -684,6 +684,20 @@ def test_no_person_card_for_an_answer_from_the_plans(page: Any, live_server: Any
     assert article.locator(".person-card").count() == 0
 
 
+def test_a_question_about_the_assistant_is_answered_about_it_on_the_page(browser: Any, live_server: Any) -> None:
+    page = new_page(browser, locale="da-DK")
+    try:
+        open_app(page, live_server.url)
+        article = ask(page, "Gemmer I det, jeg skriver her?")
+        assert article.get_attribute("data-status") == "about"
+        assert visible_text(article.locator(".badge")) == "Om assistenten"
+        assert "gemmes i 30 dage" in visible_text(article)
+        assert article.locator(".person-card").count() == 0
+        assert_no_axe_violations(page, "about the assistant (da-DK)")
+    finally:
+        close(page)
+
+
 # --------------------------------------------------------------------------- copy and print
 
 

@@ -729,8 +729,8 @@
       turn.bubble.setAttribute("role", "alert");
       const heading = pageText("p", "crisis-heading", "crisisHeading");
       turn.bubble.insertBefore(heading, turn.body);
-    } else if (info.status === "not_found" || info.status === "refused" || info.status === "referred") {
-      const key = { not_found: "notFound", refused: "refused", referred: "referred" }[info.status];
+    } else if (["not_found", "refused", "referred", "about"].indexOf(info.status) >= 0) {
+      const key = { not_found: "notFound", refused: "refused", referred: "referred", about: "about" }[info.status];
       turn.article.insertBefore(pageText("p", "badge", key), turn.bubble);
     }
     if (info.pii_detected) turn.piiSlot.appendChild(pageText("p", "pii-note", "piiNote"));
