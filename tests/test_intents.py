@@ -467,6 +467,11 @@ def test_no_floor_rule_fires_on_a_row_it_must_not_decide() -> None:
         ("Far havde sat 82 da han blev indlagt i sidste måned, nu er han hjemme.", False),
         ("Hun sat 70 minutter i venteværelset", False),
         ("I sat 80 guests down at the Christmas party", False),
+        # farewells and final arrangements with an end to one's needs, and the same words for a move or a holiday
+        ("Hjemmeplejen behøver ikke komme efter i morgen. Jeg har skrevet afskedsbreve og sagt farvel til jer.", True),
+        ("Please cancel the alarm and the meals from Sunday. My affairs are in order and the goodbye letters are on the table.", True),
+        ("Vi har betalat alla räkningar och sagt upp tidningen, för vi flyttar till Umeå i maj.", False),
+        ("Far skal ikke bruke hjemmetjenesten mer etter fredag fordi han blir innlagt, og han har ordnet alt.", False),
     ],
 )
 def test_the_floor_reads_a_crisis_now_and_not_its_near_misses(text: str, fires: bool) -> None:
