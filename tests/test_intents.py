@@ -472,6 +472,12 @@ def test_no_floor_rule_fires_on_a_row_it_must_not_decide() -> None:
         ("Please cancel the alarm and the meals from Sunday. My affairs are in order and the goodbye letters are on the table.", True),
         ("Vi har betalat alla räkningar och sagt upp tidningen, för vi flyttar till Umeå i maj.", False),
         ("Far skal ikke bruke hjemmetjenesten mer etter fredag fordi han blir innlagt, og han har ordnet alt.", False),
+        # an overdose told by its quantity, a small child who has eaten medicine, a spirit drunk
+        ("Hun har slugt et helt glas sovepiller for en time siden", True),
+        ("our 3 year old got into grandad's blood pressure tablets, we don't know how many", True),
+        ("Farfar drack rödsprit i går kväll och ser dåligt nu", True),
+        ("Jeg har brugt en hel pakke panodil i løbet af ugen mod hovedpine", False),
+        ("Mormor har tagit alla sina tabletter i kväll som vanligt", False),
     ],
 )
 def test_the_floor_reads_a_crisis_now_and_not_its_near_misses(text: str, fires: bool) -> None:
