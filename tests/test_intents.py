@@ -478,6 +478,15 @@ def test_no_floor_rule_fires_on_a_row_it_must_not_decide() -> None:
         ("Farfar drack rödsprit i går kväll och ser dåligt nu", True),
         ("Jeg har brugt en hel pakke panodil i løbet af ugen mod hovedpine", False),
         ("Mormor har tagit alla sina tabletter i kväll som vanligt", False),
+        # a stroke now (speech and an arm or the face), blue lips now, suicide in a euphemism
+        ("Mor snakker plutselig rart og munnviken henger på den ene siden", True),
+        ("He has had slurred speech and a weak left arm since his stroke last year.", False),
+        ("Hans læber er helt blå, og han hoster og hoster", True),
+        ("Hennes läppar var blå i vintras när hon hade lunginflammation.", False),
+        ("she says she's ending it all tonight", True),
+        ("We are ending things with the care agency at the end of the month", False),
+        ("Jeg har bestemt mig for at det skal slutte, jeg orker ikke mere", True),
+        ("Vi har bestemt at det skal slutte med madordningen fra næste måned", False),
     ],
 )
 def test_the_floor_reads_a_crisis_now_and_not_its_near_misses(text: str, fires: bool) -> None:
