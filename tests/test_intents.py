@@ -469,7 +469,10 @@ def test_no_floor_rule_fires_on_a_row_it_must_not_decide() -> None:
         ("I sat 80 guests down at the Christmas party", False),
         # farewells and final arrangements with an end to one's needs, and the same words for a move or a holiday
         ("Hjemmeplejen behøver ikke komme efter i morgen. Jeg har skrevet afskedsbreve og sagt farvel til jer.", True),
-        ("Please cancel the alarm and the meals from Sunday. My affairs are in order and the goodbye letters are on the table.", True),
+        (
+            "Please cancel the alarm and the meals from Sunday. My affairs are in order and the goodbye letters are on the table.",
+            True,
+        ),
         ("Vi har betalat alla räkningar och sagt upp tidningen, för vi flyttar till Umeå i maj.", False),
         ("Far skal ikke bruke hjemmetjenesten mer etter fredag fordi han blir innlagt, og han har ordnet alt.", False),
         # an overdose told by its quantity, a small child who has eaten medicine, a spirit drunk
