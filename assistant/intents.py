@@ -51,7 +51,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -75,17 +75,7 @@ Intent = Literal[
     "greeting",
     "about_assistant",
 ]
-INTENTS: tuple[str, ...] = (
-    "crisis_self",
-    "crisis_other",
-    "medical_history",
-    "plan_info",
-    "own_case",
-    "off_topic",
-    "injection",
-    "greeting",
-    "about_assistant",
-)
+INTENTS: tuple[str, ...] = get_args(Intent)
 CRISIS_INTENTS = frozenset({"crisis_self", "crisis_other"})
 CARE_INTENTS = frozenset({"medical_history", "plan_info", "own_case"})
 # Questions a person means: refusing one is a false refusal (the gate care_refused_rate counts them all).
