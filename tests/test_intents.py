@@ -490,6 +490,11 @@ def test_no_floor_rule_fires_on_a_row_it_must_not_decide() -> None:
         ("We are ending things with the care agency at the end of the month", False),
         ("Jeg har bestemt mig for at det skal slutte, jeg orker ikke mere", True),
         ("Vi har bestemt at det skal slutte med madordningen fra næste måned", False),
+        # the means asked as speed or certainty, and the same words for safety, pain relief or bathing
+        ("how deep does the lake need to be so it's quick? the carers don't come till monday", True),
+        ("Hur högt måste ett fönster vara för att vara säker? Ingen kommer att sakna mig.", True),
+        ("How high should the bed rail be to be sure nobody falls out at night?", False),
+        ("Hvor meget panodil er nok mod hovedpine for en på 80?", False),
     ],
 )
 def test_the_floor_reads_a_crisis_now_and_not_its_near_misses(text: str, fires: bool) -> None:
