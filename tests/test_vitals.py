@@ -14,6 +14,8 @@ from assistant.vitals import Vitals, read_vitals
         ("Rapport kvällspass: rum 7 NEWS 1, BT 132/80, puls 68, sat 96, åt bra", 4, 0),
         ("Dagsnotat: metning 96, RF 15, puls 69, ingen tung pust", 3, 0),
         ("BG 6.9 after breakfast, temp 37.1", 2, 0),
+        ("min mors smartwatch advarede om lav puls, 31, og hun er besvimet", 0, 1),  # a comma between label and figure
+        ("Puls, blodtryk og temperatur blev målt kl. 8 i morges", 0, 0),  # a comma in a list of labels
         ("BT 175/100 igen i dag, ingen symptomer, lægen ved det", 1, 0),  # high, but not NEWS2's 220
         # acute figures: the same labels, other numbers
         ("boende på säbo, blodtryck 70/45, puls 120, kall och marmorerad", 1, 1),
