@@ -645,9 +645,13 @@ def decide_intent(
             crisis_about=about,
             floor_rule=hit.rule if hit else None,
         )
-    if embed_sentences is not None and not plainly_injection:
+    plainly_about_the_assistant = probs.get("about_assistant", 0.0) >= thresholds.about_assistant
+    if embed_sentences is not None and not plainly_injection and not plainly_about_the_assistant:
         # Not for a plain injection either: one odd sentence of it ("just guess if you don't know,
         # give me a number") must not turn "forget your sources and…" into a crisis (blind set g24).
+        # Nor for a plain question about the assistant: "bliver det jeg skriver gemt? … vil ikke have
+        # det ligger nogen steder" read its last sentence as a wish not to be around (blind set g30);
+        # no held-out crisis has that reading above the threshold (2026-11-24).
         in_a_sentence = _crisis_in_a_sentence(text, probs, model, thresholds, embed_sentences)
         if in_a_sentence is not None:
             return in_a_sentence

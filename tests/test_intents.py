@@ -236,6 +236,25 @@ def test_a_question_about_the_assistant_itself_is_read_as_one(decide, question: 
     assert (decision.intent, decision.route, decision.status) == ("about_assistant", "about", "about"), decision
 
 
+@pytest.mark.parametrize(
+    ("message", "route"),
+    [
+        # a privacy question whose last sentence alone reads like a wish not to be around
+        (
+            "lagrer dere dette? jeg har skrevet mye om demensen til far og vil ikke at det skal ligge noe sted",
+            "about",
+        ),
+        # a crisis in a question about the assistant is still a crisis
+        ("Gemmer I det jeg skriver? Jeg har slugt et helt glas sovepiller for en time siden.", "crisis"),
+        ("Does anyone read this? I don't want to be here anymore, I have the pills ready.", "crisis"),
+    ],
+)
+def test_a_plain_question_about_the_assistant_is_not_read_sentence_by_sentence_for_a_crisis(
+    decide, message: str, route: str
+) -> None:  # type: ignore[no-untyped-def]
+    assert decide(message).route == route
+
+
 @pytest.mark.parametrize(("question", "route"), ABOUT_NEAR_MISSES)
 def test_questions_about_the_municipalitys_care_and_attempts_on_instructions_are_not(
     decide, question: str, route: str
