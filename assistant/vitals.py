@@ -119,6 +119,21 @@ def _time_before_now() -> tuple[re.Pattern[str], re.Pattern[str]]:
     return ends_in_the_past, then_the_past
 
 
+@lru_cache(maxsize=1)
+def _usual_for_the_person() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """Patterns over a normalised stretch of a sentence: words that tell a figure is the person's
+    usual, before it or after it, with no "now" between."""
+    no_now = load_yaml(TIME_WORDS.read_text(encoding="utf-8"))["words"]["no_now_between"]
+    usual = _policy()["usual_for_the_person"]
+    return re.compile(rf"\b{usual}\b{no_now}$"), re.compile(rf"^{no_now}\b{usual}\b")
+
+
+def _told_as_usual(sentence: str, start: int, end: int) -> bool:
+    """Whether the figure at ``sentence[start:end]`` is told as the person's usual, with no "now" between."""
+    before, after = _usual_for_the_person()
+    return bool(before.search(normalise(sentence[:start])) or after.search(normalise(sentence[end:])))
+
+
 def _told_as_history(sentence: str, start: int, end: int) -> bool:
     """Whether the figure at ``sentence[start:end]`` has a time before now beside it, with no "now" between."""
     ends_in_the_past, then_the_past = _time_before_now()
@@ -133,7 +148,9 @@ def reading_policy() -> str:
     """A hash of what the reader reads by (ranges, labels, time words): the urgency model is
     trained on its features, so a change to them retrains the model at the next index build."""
     ends_in_the_past, then_the_past = _time_before_now()
+    usual_before, usual_after = _usual_for_the_person()
     parts = [POLICY.read_text(encoding="utf-8"), ends_in_the_past.pattern, then_the_past.pattern]
+    parts += [usual_before.pattern, usual_after.pattern]
     return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()
 
 
@@ -149,6 +166,9 @@ def read_vitals(text: str) -> Vitals:
             for match in measure.pattern.finditer(sentence):
                 value = float(next(g for g in match.groups() if g).replace(",", "."))
                 reading = measure.reading(value)
-                if reading and not _told_as_history(sentence, match.start(), match.end()):
-                    counts[reading] += 1
+                if not reading or _told_as_history(sentence, match.start(), match.end()):
+                    continue
+                if reading == "acute" and _told_as_usual(sentence, match.start(), match.end()):
+                    reading = "usual"
+                counts[reading] += 1
     return Vitals(counts["usual"], counts["acute"])

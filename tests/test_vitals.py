@@ -16,6 +16,8 @@ from assistant.vitals import Vitals, read_vitals
         ("BG 6.9 after breakfast, temp 37.1", 2, 0),
         ("min mors smartwatch advarede om lav puls, 31, og hun er besvimet", 0, 1),  # a comma between label and figure
         ("Puls, blodtryk og temperatur blev målt kl. 8 i morges", 0, 0),  # a comma in a list of labels
+        ("sat 90, det plejer hun at ligge på", 1, 0),  # told as the person's usual
+        ("Hun plejer at ligge på sat 90, men nu er sat 78", 1, 1),  # her usual 90, then "now": the 78 is acute
         ("BT 175/100 igen i dag, ingen symptomer, lægen ved det", 1, 0),  # high, but not NEWS2's 220
         # acute figures: the same labels, other numbers
         ("boende på säbo, blodtryck 70/45, puls 120, kall och marmorerad", 1, 1),
