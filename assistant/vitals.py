@@ -102,13 +102,20 @@ def _measures() -> tuple[_Measure, ...]:
 
 
 @lru_cache(maxsize=1)
+def _floor_words() -> dict[str, str]:
+    """The safety floor's shared words (``before_now``, ``no_now_between``), read once."""
+    words: dict[str, str] = load_yaml(TIME_WORDS.read_text(encoding="utf-8"))["words"]
+    return words
+
+
+@lru_cache(maxsize=1)
 def _time_before_now() -> tuple[re.Pattern[str], re.Pattern[str]]:
     """Patterns over a normalised stretch of a sentence: a time before now, and no "now" after it.
 
     An earlier day counts only within a few words of the figure: in "NEWS 8, står på
     blodfortynnende og slo hodet i går" yesterday is when he fell, not when the score was taken.
     """
-    words = load_yaml(TIME_WORDS.read_text(encoding="utf-8"))["words"]
+    words = _floor_words()
     days = _policy()["days_before_today"]
     before_now, no_now = words["before_now"], words["no_now_between"]
     if not no_now.endswith(")*"):
@@ -123,7 +130,7 @@ def _time_before_now() -> tuple[re.Pattern[str], re.Pattern[str]]:
 def _usual_for_the_person() -> tuple[re.Pattern[str], re.Pattern[str]]:
     """Patterns over a normalised stretch of a sentence: words that tell a figure is the person's
     usual, before it or after it, with no "now" between."""
-    no_now = load_yaml(TIME_WORDS.read_text(encoding="utf-8"))["words"]["no_now_between"]
+    no_now = _floor_words()["no_now_between"]
     usual = _policy()["usual_for_the_person"]
     return re.compile(rf"\b{usual}\b{no_now}$"), re.compile(rf"^{no_now}\b{usual}\b")
 
