@@ -24,10 +24,10 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from assistant.config import Settings
-from assistant.contract import Answer, Passage, UserFacingError
+from assistant.contract import Answer, Passage, Status, UserFacingError
 
 DOCUMENT_LANGUAGE_KEY = "document_language"
 
@@ -339,7 +339,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         if foreign
         else None,
     }
-    for status in ("answered", "referred", "not_found", "refused", "crisis", "about"):
+    for status in get_args(Status):
         metrics[f"status_accuracy_{status}"] = rate([r for r in rows if r["expected_status"] == status], "status_ok")
     metrics["passed"] = sum(1 for r in rows if r["passed"])
     return metrics

@@ -16,9 +16,11 @@ import io
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, get_args
 
-STATUSES = ("answered", "referred", "not_found", "refused", "crisis", "about")
+from assistant.contract import Status
+
+STATUSES: tuple[str, ...] = get_args(Status)
 CSV_COLUMNS = (
     "week",
     "week_start",
