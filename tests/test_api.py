@@ -80,6 +80,7 @@ def _bad_chat_requests(limit: int) -> list[tuple[str, dict[str, Any]]]:
         ("form encoded", {"data": {"message": QUESTION}}),
         ("text/plain", {"content": QUESTION.encode(), "headers": {"Content-Type": "text/plain"}}),
         ("unknown municipality", {"json": {"message": QUESTION, "municipality": "Atlantis Kommune"}}),
+        ("blank municipality", {"json": {"message": QUESTION, "municipality": "\u00a0"}}),
         ("municipality wrong type", {"json": {"message": QUESTION, "municipality": 7}}),
         ("history not a list", {"json": {"message": QUESTION, "history": "earlier"}}),
         ("history bad role", {"json": {"message": QUESTION, "history": [{"role": "system", "content": "x"}]}}),
