@@ -514,6 +514,31 @@ def test_no_floor_rule_fires_on_a_row_it_must_not_decide() -> None:
         ("Hur högt måste ett fönster vara för att vara säker? Ingen kommer att sakna mig.", True),
         ("How high should the bed rail be to be sure nobody falls out at night?", False),
         ("Hvor meget panodil er nok mod hovedpine for en på 80?", False),
+        # the verb before its subject after a clause put first, and its near-misses
+        ("Om förvaltningsrätten säger nej har jag bestämt mig för att avsluta mitt liv.", True),
+        ("Hvis de kommer og henter ham, skal han ta livet sitt med hagla før det.", True),
+        ("Om ansökan går igenom har jag bestämt mig för att ta mitt liv tillbaka.", False),
+        ("Når jeg får hjælp, vil jeg tage mit liv op til revision.", False),
+        ("Hvis han får plass, skal han ta livet med ro.", False),
+        ("Jag kommer att ta livet av mig om de tar hunden.", True),
+        # the present for the future, in either order
+        ("Siger visitationen nej igen, så tager jeg mit liv.", True),
+        ("Måste han bo på boendet så tar han livet av sig.", True),
+        ("Når han flytter, tar han livet med ro.", False),
+        ("Jeg tager mit liv i egne hænder og flytter til byen.", False),
+        ("Den här ansökan kommer att ta livet av mig, tre blanketter!", False),
+        # hanging or shooting oneself, and the idioms, past attempts and prevention that share the verbs
+        ("Hvis kommunen tvinger meg til å flytte, kommer jeg til å henge meg.", True),
+        ("Han sagde at hvis de henter ham, så hænger han sig i laden.", True),
+        ("If they move me I will hang myself in the shed.", True),
+        ("He has a shotgun and says he will use it on himself this weekend.", True),
+        ("Min far hænger sig i hver eneste formulering i afgørelsen.", False),
+        ("Far henger seg opp i at hjemmetjenesten kommer for sent.", False),
+        ("Mamma hänger sig kvar vid telefonen och väntar på besked.", False),
+        ("I don't want to shoot myself in the foot by turning the place down.", False),
+        ("Min bror forsøgte at hænge sig for tre år siden, nu har han det godt.", False),
+        ("My uncle tried to hang himself two years ago and is well now.", False),
+        ("Hvordan forebygger plejehjemmene, at beboere hænger sig?", False),
     ],
 )
 def test_the_floor_reads_a_crisis_now_and_not_its_near_misses(text: str, fires: bool) -> None:
