@@ -539,6 +539,14 @@ def test_no_floor_rule_fires_on_a_row_it_must_not_decide() -> None:
         ("Min bror forsøgte at hænge sig for tre år siden, nu har han det godt.", False),
         ("My uncle tried to hang himself two years ago and is well now.", False),
         ("Hvordan forebygger plejehjemmene, at beboere hænger sig?", False),
+        # a train, a jump from a height or drowning oneself, and the same places without a wish to die
+        ("Skal hun flytte fra huset, så går hun ud foran toget ved stationen.", True),
+        ("Må hun flytte, så hopper hun fra brua over elva.", True),
+        ("If they take my licence I'll throw myself off the bridge.", True),
+        ("Far har demens og går tit ud foran bussen uden at se sig for.", False),
+        ("Barnbarnen hoppar från bron ner i ån varje sommar.", False),
+        ("Han hoppet fra brua for tjue år siden og har vondt i ryggen.", False),
+        ("I'm scared I'll drown in the bath since my stroke.", False),
     ],
 )
 def test_the_floor_reads_a_crisis_now_and_not_its_near_misses(text: str, fires: bool) -> None:
