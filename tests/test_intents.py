@@ -547,6 +547,9 @@ def test_no_floor_rule_fires_on_a_row_it_must_not_decide() -> None:
         ("Barnbarnen hoppar från bron ner i ån varje sommar.", False),
         ("Han hoppet fra brua for tjue år siden og har vondt i ryggen.", False),
         ("I'm scared I'll drown in the bath since my stroke.", False),
+        ("Mormor säger att hon hoppar framför pendeltåget om hon måste flytta.", True),
+        ("Is it safe for kids to jump off a bridge into the river?", False),
+        ("Kan du anbefale en roman om en gammel mann som vil ta livet sitt?", False),
     ],
 )
 def test_the_floor_reads_a_crisis_now_and_not_its_near_misses(text: str, fires: bool) -> None:
