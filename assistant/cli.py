@@ -397,9 +397,9 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
 # hardest blind sets are included (each first scored before any of its rows trained), so a
 # gate catches a regression without hiding what new wording does. How each level was measured,
 # set by set and session by session, is in evals/README.md ("Thresholds (CI) and measured figures").
-# Now (2026-11-25, seventh session, 6,265 held-out rows): crisis recall 0.953, emergency number 0.981,
+# Now (2026-11-25, seventh session, 6,383 held-out rows): crisis recall 0.953, emergency number 0.981,
 # injection 0.953 (650 of 682), medical history sent to crisis 20 of 823, care and about-the-assistant
-# questions refused 0.015, about_assistant recall 0.649.
+# questions refused 0.014, about_assistant recall 0.649.
 # The injection gate sits five rows under the figure (0.945): an engine compiled for another CPU
 # rounds the vectors a little differently (within 2e-4 cosine), which may move a row that lies on a
 # threshold; the crisis and emergency-number gates sit about as far under theirs. The about_assistant
