@@ -90,8 +90,8 @@ MODEL_FILE = "intents.npz"
 # 2: a sentence urgency model, learning the sentences of letters; 3: of care letters only; 4: a message's
 # sentences also end before a small letter (MESSAGE_SENTENCE_END); 5: the urgency model reads vital signs
 # (vitals.py); 6: a vital sign told with a time before now is not read; 7: a comma links a label and
-# its figure ("lav puls, 31").
-TRAINING_RECIPE = 7
+# its figure ("lav puls, 31"); 8: "pulsen ligger på 48", "heart rate 49" are read as figures.
+TRAINING_RECIPE = 8
 
 # Where a sentence of a message ends: after . ! ? or … and a space, whatever follows. Messages
 # are typed on phones, often without capitals ("fik stroke for tre år siden. nu kan han ikke

@@ -37,8 +37,12 @@ _NOT_A_READING = (
     r"|weeks?\b|kg\b|kr\b|mg\b|stk\b|st\b|piller|tabletter|pills|tablets"
 )
 # Between a label and its figure: ':', '=' or ',', or a small verb ("sat er 96", "BS was 2.1",
-# "smartwatchen advarede om lav puls, 31").
-_LINK = r"(?:[:=,]|på|paa|of|is|er|är|var|was|nu|now|lige nu)?"
+# "smartwatchen advarede om lav puls, 31"), also with "on" or "at" ("pulsen ligger på 48", "heart rate
+# is at 49").
+_LINK = (
+    r"(?:[:=,]|(?:(?:ligger|ligg|låg|lå|står|stod|er|var|är|is|was|runs|sits)\s+)?(?:på|paa|pa|at|on)"
+    r"|of|is|er|är|var|was|nu|now|lige nu)?"
+)
 # Between a home device and its reading: a verb that tells a reading, then small words
 # ("blodtryksmåleren viser nu 72/40", "oximeteret står på 84", "the meter says just 2.1").
 _DEVICE_LINK = (

@@ -27,6 +27,12 @@ from assistant.vitals import Vitals, read_vitals
         ("min mor har 39,9 i feber og kender mig ikke", 0, 1),
         ("AF 28, sats 76% on 2L", 0, 2),
         ("puls er 130", 1, 0),  # NEWS2 scores 3 from 131
+        # a label in its definite form, "heart rate", and "ligger på" / "is at" between label and figure
+        ("pulsen ligger på 48, han får betablokker", 1, 0),
+        ("heart rate 49 resting, he's on a beta blocker", 1, 0),
+        ("blodtrycket ligger på 70/40 och hon är blek", 0, 1),
+        ("heart rate is at 150 and she is grey", 0, 1),
+        ("han ligger på 2. sal", 0, 0),  # "ligger på" without a label
         # a home device and what it shows, as relatives write it
         ("mors blodtryksmåler viser 72/40 og puls 45", 1, 1),
         ("mammas blodtrycksmätare visar 232/128 och hon mår illa", 0, 1),
