@@ -550,6 +550,18 @@ def test_no_floor_rule_fires_on_a_row_it_must_not_decide() -> None:
         ("Mormor säger att hon hoppar framför pendeltåget om hon måste flytta.", True),
         ("Is it safe for kids to jump off a bridge into the river?", False),
         ("Kan du anbefale en roman om en gammel mann som vil ta livet sitt?", False),
+        # a heart attack, a long lie after a fall, seizures that do not stop; and their near-misses
+        ("Trykken i brystet stråler ud i venstre arm og jeg sveder.", True),
+        ("He has chest pain going down his left arm and he is sweating.", True),
+        ("Farmor har ramlat i köket och kommer inte upp. Hon har legat där sedan i morse.", True),
+        ("Mormor ringde och sa att hon ramlat i köket i morse och inte kommer upp.", True),
+        ("Tre anfall i rad utan att vakna emellan. Buccolam givet utan effekt.", True),
+        ("Han kramper stadig etter ti minutter.", True),
+        ("I had chest pain going down my arm last month; they found nothing.", False),
+        ("Mor har svedeksem under brysterne og det gør ondt.", False),
+        ("Hvad sker der, hvis mor falder om natten og ikke kan komme op?", False),
+        ("Min søn havde tre anfald i træk sidste år, nu er han velbehandlet.", False),
+        ("Jeg har kramper i leggene hver natt.", False),
     ],
 )
 def test_the_floor_reads_a_crisis_now_and_not_its_near_misses(text: str, fires: bool) -> None:
