@@ -558,6 +558,7 @@ def test_no_floor_rule_fires_on_a_row_it_must_not_decide() -> None:
         ("Tre anfall i rad utan att vakna emellan. Buccolam givet utan effekt.", True),
         ("Han kramper stadig etter ti minutter.", True),
         ("I had chest pain going down my arm last month; they found nothing.", False),
+        ("Han havde brystsmerter og sved meget i sidste måned, nu har han det godt.", False),
         ("Mor har svedeksem under brysterne og det gør ondt.", False),
         ("Brystsmerter siden kl 08, klam og kvalm, nitro x2 uten effekt.", True),
         ("My dad always says he's fine. But now he has chest pain going down his arm and he is sweating.", True),
