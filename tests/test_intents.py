@@ -567,6 +567,18 @@ def test_no_floor_rule_fires_on_a_row_it_must_not_decide() -> None:
         ("Hvad sker der, hvis mor falder om natten og ikke kan komme op?", False),
         ("Min søn havde tre anfald i træk sidste år, nu er han velbehandlet.", False),
         ("Jeg har kramper i leggene hver natt.", False),
+        # walking into water or driving into something, with a decision or after a care decision;
+        # the same words from a bather, an angler, a worried relative, an accident
+        ("Lukker de værestedet, så går jeg i fjorden. Det er besluttet.", True),
+        ("Om de flyttar mig härifrån kör jag rullstolen rakt ner i ån.", True),
+        ("If the council says no again, she'll walk out onto the ice and not come back.", True),
+        ("Taper jeg saken, kjører jeg bilen i fjellveggen.", True),
+        ("Jeg har besluttet at gå i havet hver morgen hele vinteren.", False),
+        ("Om isen håller går jag ut på isen och pimplar, det har jag bestämt.", False),
+        ("If they don't take Dad's licence, he'll drive into a tree one day.", False),
+        ("Hvis de ikke flytter mor snart, går hun ut i elva en natt, hun er så forvirret.", False),
+        ("Far kørte ind i et træ sidste vinter og har nu besluttet at sælge bilen.", False),
+        ("Får jeg avslag, kjører jeg rullestolen ned i byen og klager til ordføreren.", False),
     ],
 )
 def test_the_floor_reads_a_crisis_now_and_not_its_near_misses(text: str, fires: bool) -> None:
