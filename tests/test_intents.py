@@ -579,6 +579,18 @@ def test_no_floor_rule_fires_on_a_row_it_must_not_decide() -> None:
         ("Hvis de ikke flytter mor snart, går hun ut i elva en natt, hun er så forvirret.", False),
         ("Far kørte ind i et træ sidste vinter og har nu besluttet at sælge bilen.", False),
         ("Får jeg avslag, kjører jeg rullestolen ned i byen og klager til ordføreren.", False),
+        # saved-up pills, a rope made ready, not eating on purpose, "I won't be around" with a date,
+        # driving into something on a named day; and their everyday twins
+        ("Jeg har gemt mine sovepiller i et år. På fredag tager jeg dem alle.", True),
+        ("Mor gemmer sine piller i skuffen i stedet for at tage dem.", False),
+        ("Lukker de dagcentret, orker jeg ikke mere. Rebet ligger klar på loftet.", True),
+        ("Det er bestemt at vi seiler i morgen, tauet ligger klart i båten.", False),
+        ("Farfar har slutat äta och dricka med flit. Han är inte sjuk.", True),
+        ("Mor er døende og har holdt op med at spise og drikke, det er besluttet med lægen.", False),
+        ("If the appeal fails I won't be here in spring. I've picked the date.", True),
+        ("I won't be here in March, I've picked the date for the trip to Spain.", False),
+        ("I morgen tidlig kører jeg bilen ind i et træ.", True),
+        ("På søndag kører jeg over broen til Fyn og besøger min søster.", False),
     ],
 )
 def test_the_floor_reads_a_crisis_now_and_not_its_near_misses(text: str, fires: bool) -> None:
