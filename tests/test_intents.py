@@ -599,6 +599,15 @@ def test_no_floor_rule_fires_on_a_row_it_must_not_decide() -> None:
         ("Hvem reagerer om natten, hvis en beboer holder op med at trække vejret?", False),
         ("Who would respond if a resident stopped breathing at night?", False),
         ("A resident has stopped breathing, what do we do?", True),
+        # heavy bleeding now and the signs of sepsis together; bleeding and fever in everyday use
+        ("Far er faldet og bløder voldsomt fra hovedet.", True),
+        ("Såret blør og blødningen vil ikke stanse.", True),
+        ("Mormor har feber, är förvirrad och andas fort.", True),
+        ("He has a fever, he's confused and he can't stand up.", True),
+        ("Far tager blodfortyndende og bløder let, når han barberer sig.", False),
+        ("Mor hadde høy feber og var forvirret i fjor, og hun pustet fort.", False),
+        ("What are the signs of sepsis: fever, confusion, fast breathing?", False),
+        ("Min hund blöder mycket från klon.", False),
     ],
 )
 def test_the_floor_reads_a_crisis_now_and_not_its_near_misses(text: str, fires: bool) -> None:
