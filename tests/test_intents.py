@@ -608,6 +608,13 @@ def test_no_floor_rule_fires_on_a_row_it_must_not_decide() -> None:
         ("Mor hadde høy feber og var forvirret i fjor, og hun pustet fort.", False),
         ("What are the signs of sepsis: fever, confusion, fast breathing?", False),
         ("Min hund blöder mycket från klon.", False),
+        # jumping out of a window, a hunting rifle named as a compound, "så slipper ni mig"
+        ("Hun står ved vinduet og sier hun skal hoppe ut i natt.", True),
+        ("Katten hopper ut av vinduet hver dag.", False),
+        ("Far hopper ut av sengen om morgenen, han bor i 2. etasje.", False),
+        ("Säger de nej så skjuter jag mig med älgstudsaren.", True),
+        ("Pappa tar med sig jaktgeväret till stugan i helgen.", False),
+        ("Hon säger att hon ska köra in i ett träd, så slipper ni mig.", True),
     ],
 )
 def test_the_floor_reads_a_crisis_now_and_not_its_near_misses(text: str, fires: bool) -> None:
