@@ -615,6 +615,20 @@ def test_no_floor_rule_fires_on_a_row_it_must_not_decide() -> None:
         ("Säger de nej så skjuter jag mig med älgstudsaren.", True),
         ("Pappa tar med sig jaktgeväret till stugan i helgen.", False),
         ("Hon säger att hon ska köra in i ett träd, så slipper ni mig.", True),
+        # hard to wake with a second sign, blood sugar off the meter, breathless despite oxygen,
+        # violence heard now, blood in the stool with fainting, found lying and chilled, a home oximeter
+        ("Far er svær at vække og trækker vejret langsomt og rallende.", True),
+        ("Mor er i palliativ pleje, hun er svær at vække og har rallende vejrtrækning.", False),
+        ("Mätaren visar HI och han har kräkts två gånger, han är så dåsig.", True),
+        ("Hva gjør vi hvis måleren viser HI og han kaster opp?", False),
+        ("The oxygen isn't helping and she can't catch her breath.", True),
+        ("My oxygen is turned up at night as prescribed and I sleep well.", False),
+        ("Lige nu hører jeg naboen slå hende, hun råber om hjælp.", True),
+        ("I'm watching a film right now where he is hitting her and she's screaming for help.", False),
+        ("Blodig avföring, mycket, och han höll på att svimma.", True),
+        ("Far havde blod i afføringen sidste år og blev svimmel.", False),
+        ("Hittad liggande i hallen i morse, nedkyld och förvirrad.", True),
+        ("Oksymeteret viser 82 og hun puster veldig fort.", True),
     ],
 )
 def test_the_floor_reads_a_crisis_now_and_not_its_near_misses(text: str, fires: bool) -> None:
