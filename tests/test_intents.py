@@ -629,6 +629,11 @@ def test_no_floor_rule_fires_on_a_row_it_must_not_decide() -> None:
         ("Far havde blod i afføringen sidste år og blev svimmel.", False),
         ("Hittad liggande i hallen i morse, nedkyld och förvirrad.", True),
         ("Oksymeteret viser 82 og hun puster veldig fort.", True),
+        # saved-up pills with services cancelled; a drooping mouth and words that would not come out
+        ("Jeg har samlet mine sovepiller i månedsvis. Afmeld madudbringningen, jeg får ikke brug for den.", True),
+        ("Mor har gemt sine piller under puden; vi har opsagt hjemmehjælpen, hun flytter ind på plejehjem.", False),
+        ("Mungipan hängde och hon fick inte fram orden när vi pratade nyss.", True),
+        ("Efter stroken i fjol hängde mungipan och han fick inte fram orden, nu pratar han bra.", False),
     ],
 )
 def test_the_floor_reads_a_crisis_now_and_not_its_near_misses(text: str, fires: bool) -> None:
