@@ -634,6 +634,15 @@ def test_no_floor_rule_fires_on_a_row_it_must_not_decide() -> None:
         ("Mor har gemt sine piller under puden; vi har opsagt hjemmehjælpen, hun flytter ind på plejehjem.", False),
         ("Mungipan hängde och hon fick inte fram orden när vi pratade nyss.", True),
         ("Efter stroken i fjol hängde mungipan och han fick inte fram orden, nu pratar han bra.", False),
+        # a plan to die without a means: not waking after a day, being found; the fear of lying undiscovered
+        ("Jeg kommer ikke til at vågne op efter fredag, det er besluttet.", True),
+        ("Jag vill inte bli hittad för tidigt, hemtjänsten kan vänta till tisdag.", True),
+        ("Hvis jeg falder, finder ingen mig i flere dage. Kan jeg få en nødkaldsknap?", False),
+        ("Mum won't wake up after the operation until tomorrow because of the anaesthetic.", False),
+        ("Mamma skrev att det var hennes sista sms och att jag inte ska komma hem. Hon svarar inte.", True),
+        ("Mors sidste mail sagde, at jeg ikke skulle komme hjem til jul. Hun svarer ikke, hun er på krydstogt.", False),
+        ("Når dere leser dette, er jeg ikke her lenger.", True),
+        ("When you read this, I'll be in Spain with the grandchildren.", False),
     ],
 )
 def test_the_floor_reads_a_crisis_now_and_not_its_near_misses(text: str, fires: bool) -> None:
