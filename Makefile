@@ -79,10 +79,11 @@ evals: setup index
 	$(PY) -m assistant eval --dataset evals/answers_v2_holdout.jsonl --dataset evals/answers_v3_holdout.jsonl \
 	  --dataset evals/answers_v4_holdout.jsonl --dataset evals/answers_v5_holdout.jsonl \
 	  --dataset evals/answers_v6_holdout.jsonl --dataset evals/answers_v7_holdout.jsonl \
-	  --out test-output/answer-holdout-results.jsonl
-	@echo "Tuning halves of the blind sets v4 (questions), v5 (relatives' letters), v6 and v7 (what the plans do not say) (reported, not gated):"
+	  --dataset evals/answers_v8_holdout.jsonl --out test-output/answer-holdout-results.jsonl
+	@echo "Tuning halves of the blind sets v4 (questions), v5 (relatives' letters), v6 and v7 (what the plans do not say), v8 (the plans' topics in everyday words) (reported, not gated):"
 	$(PY) -m assistant eval --dataset evals/answers_v4.jsonl --dataset evals/answers_v5.jsonl \
-	  --dataset evals/answers_v6.jsonl --dataset evals/answers_v7.jsonl --out test-output/answer-v4-v7-results.jsonl
+	  --dataset evals/answers_v6.jsonl --dataset evals/answers_v7.jsonl --dataset evals/answers_v8.jsonl \
+	  --out test-output/answer-v4-v8-results.jsonl
 
 bench: setup index
 	$(PY) -m assistant bench

@@ -498,6 +498,14 @@ def test_no_floor_rule_fires_on_a_row_it_must_not_decide() -> None:
         ),
         ("Vi har betalat alla räkningar och sagt upp tidningen, för vi flyttar till Umeå i maj.", False),
         ("Far skal ikke bruke hjemmetjenesten mer etter fredag fordi han blir innlagt, og han har ordnet alt.", False),
+        # farewells beside "I can't go on", a letter read when "it'll be done"; an exhausted carer, a
+        # decision to end a service, a funeral arranged for someone who has died
+        ("Jag har ordnat allt med begravningsbyrån. Jag orkar inte längre.", True),
+        ("By the time you read this properly it'll be done. He isn't answering.", True),
+        ("Vi har ordnat allt med begravningsbyrån för pappa som dog i fredags. Jag orkar inte mer.", False),
+        ("Jeg har bestemt mig. Jeg skal ikke bruge rengøringshjælpen mere, min datter gør det.", False),
+        ("Jeg har ordnet det med banken. Jeg kan ikke mere, hjælp mig med at søge aflastning.", False),
+        ("When you read this I'll be on the plane; it'll be over by then, the move is done.", False),
         # an overdose told by its quantity, a small child who has eaten medicine, a spirit drunk
         ("Hun har slugt et helt glas sovepiller for en time siden", True),
         ("our 3 year old got into grandad's blood pressure tablets, we don't know how many", True),
@@ -511,6 +519,9 @@ def test_no_floor_rule_fires_on_a_row_it_must_not_decide() -> None:
         ("Hennes läppar var blå i vintras när hon hade lunginflammation.", False),
         ("she says she's ending it all tonight", True),
         ("We are ending things with the care agency at the end of the month", False),
+        ("jeg vil gøre en ende på det hele... altså alle mine abonnementer, hvordan opsiger man dem?", False),
+        ("I'm ending it all tonight... I mean all my subscriptions, how do I cancel them?", False),
+        ("jeg vil gøre en ende på det hele i aften. jeg mener det.", True),
         ("Jeg har bestemt mig for at det skal slutte, jeg orker ikke mere", True),
         ("Vi har bestemt at det skal slutte med madordningen fra næste måned", False),
         # the means asked as speed or certainty, and the same words for safety, pain relief or bathing
@@ -571,6 +582,15 @@ def test_no_floor_rule_fires_on_a_row_it_must_not_decide() -> None:
         ("Hvad sker der, hvis mor falder om natten og ikke kan komme op?", False),
         ("Min søn havde tre anfald i træk sidste år, nu er han velbehandlet.", False),
         ("Jeg har kramper i leggene hver natt.", False),
+        # found on the floor on a weekday named as past, a stroke had with its signs "still" there
+        # (blind set g52's near-misses), beside the same signs now
+        ("Far blev fundet på gulvet i tirsdags, han havde ligget der hele natten. Nu er han rask igen.", False),
+        ("Mamma hittades på golvet förra fredagen, hon hade legat där hela natten.", False),
+        ("Mor ble funnet på gulvet i dag tidlig, hun har ligget der hele natten og kommer ikke opp.", True),
+        ("Pappa fick en stroke i april och pratar fortfarande sluddrigt, och högra armen är svag.", False),
+        ("Min mand fik en blodprop sidste år og taler stadig utydeligt, armen er kraftløs.", False),
+        ("Han fik en blodprop sidste år, men nu taler han pludselig sludret og armen hænger.", True),
+        ("Dad had a stroke two years ago; now he suddenly has slurred speech and a weak arm again.", True),
         # walking into water or driving into something, with a decision or after a care decision;
         # the same words from a bather, an angler, a worried relative, an accident
         ("Lukker de værestedet, så går jeg i fjorden. Det er besluttet.", True),
