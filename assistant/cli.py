@@ -397,7 +397,7 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
 # hardest blind sets are included (each first scored before any of its rows trained), so a
 # gate catches a regression without hiding what new wording does. How each level was measured,
 # set by set and session by session, is in evals/README.md ("Thresholds (CI) and measured figures").
-# Now (2026-11-25, ninth session, 8,075 held-out rows): crisis recall 0.969, emergency number 0.988,
+# Now (2026-11-25, ninth session, 8,131 held-out rows): crisis recall 0.969, emergency number 0.988,
 # injection 0.953 (650 of 682), medical history sent to crisis 21, care and about-the-assistant
 # questions refused 0.011, about_assistant recall 0.649.
 # The injection gate sits five rows under the figure (0.945): an engine compiled for another CPU
@@ -411,7 +411,7 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
 # the 6,661 rows held out at that session's start, crises caught 1,857 -> 1,919 of 1,954, false alarms
 # 71 -> 72. Most of those rules were written after reading those rows' misses; the blind sets written
 # after the rules (g43, g44, g47, g48, g50) gained 16 of 252 crises, with one near-miss of 252 fired.
-# It is 0.965 since the ninth session (2026-11-25) added five blind sets held out whole (8,075 rows):
+# It is 0.965 since the ninth session (2026-11-25) added four blind sets held out whole (8,131 held-out rows):
 # g51, 80 farewells and plans told without a means, was written to be the hardest and is caught 59 of 80;
 # with it the figure is 0.969 (2,418 of 2,496). On the 7,659 rows held out before, 2,218 -> 2,219.
 INTENT_THRESHOLDS = {

@@ -247,10 +247,27 @@ _MARKERS = {
 
 
 def _marker_vote(text: str) -> tuple[LanguageCode | None, int]:
-    tokens = [t.strip(".,!?;:()\"'").lower() for t in text.split()]
+    words = [t.strip(".,!?;:()\"'") for t in text.split()]
     # English contractions count by their first word: "what's" is "what", "don't" is "do".
-    tokens = [t.split("'")[0].split("’")[0] for t in tokens]
+    tokens = [t.lower().split("'")[0].split("’")[0] for t in words]
     votes = {code: sum(t in markers for t in tokens) for code, markers in _MARKERS.items()}
+    winner = _clear_winner(votes)
+    if winner[0] is None:
+        # No function word decides: a word written with ä or ö is Swedish, with æ or ø Danish or
+        # Norwegian ("äldreomsorgen" in a question lingua read as Bokmål, answers_v8). Only then, so
+        # that "Hva betyr särskilt boende?" stays Norwegian; and not a capitalised word, since a town
+        # ("Östersund", "Søborg") is named in every language.
+        letters = {code: 0 for code in votes}
+        for word in (w for w in words if w[:1].islower()):
+            letters["sv"] += any(ch in word for ch in "äö")
+            for code in ("da", "nb"):
+                letters[code] += any(ch in word for ch in "æø")
+        winner = _clear_winner(letters)
+    return winner
+
+
+def _clear_winner(votes: dict[LanguageCode, int]) -> tuple[LanguageCode | None, int]:
+    """The language with the most votes and its margin, when one has more than every other."""
     # Words shared by two languages (mig: da+sv, av: nb+sv) count for both; only a clear winner decides.
     ranked = sorted(votes.items(), key=lambda item: -item[1])
     if ranked[0][1] > 0 and ranked[0][1] > ranked[1][1]:

@@ -442,6 +442,11 @@ def test_the_answer_language_is_not_chosen_by_a_town_name(  # type: ignore[no-un
         # ...and a word both write ("hvilke") decides neither.
         ("Hvilke dager er dagsenteret åpent?", "nb"),
         ("Hvilke dage er dagcentret åbent?", "da"),
+        # A word written with ä or ö is Swedish, with æ or ø Danish or Norwegian; not a town's name.
+        ("Kan man få halal eller vegetarisk mat i äldreomsorgen i Östersund?", "sv"),
+        ("Kan man få halal eller vegetarisk mat på sykehjemmet i Östersund?", "nb"),
+        ("Hva betyr särskilt boende?", "nb"),
+        ("what is särskilt boende in Östersund", "en"),
     ],
 )
 def test_function_words_decide_a_short_message(assistant, question: str, language: str) -> None:  # type: ignore[no-untyped-def]
