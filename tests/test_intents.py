@@ -588,7 +588,10 @@ def test_no_floor_rule_fires_on_a_row_it_must_not_decide() -> None:
         ("Mamma hittades på golvet förra fredagen, hon hade legat där hela natten.", False),
         ("Mor ble funnet på gulvet i dag tidlig, hun har ligget der hele natten og kommer ikke opp.", True),
         ("En af beboerne blev fundet på gulvet i morges, hun har ligget der hele natten.", True),
-        ("Vi har hørt om beboere der er blevet fundet på gulvet efter at have ligget der hele natten. Hvad gør I?", False),
+        (
+            "Vi har hørt om beboere der er blevet fundet på gulvet efter at have ligget der hele natten. Hvad gør I?",
+            False,
+        ),
         ("Pappa fick en stroke i april och pratar fortfarande sluddrigt, och högra armen är svag.", False),
         ("Min mand fik en blodprop sidste år og taler stadig utydeligt, armen er kraftløs.", False),
         ("Han fik en blodprop i går og taler stadig sludret, og armen er slap.", True),
