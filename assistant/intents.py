@@ -259,6 +259,7 @@ class Thresholds:
     greeting: float
     about_assistant: float
     own_case_share: float = 1.0
+    plain_injection: float = 1.0  # the model alone reads an injection this surely: see _plainly_injection
     answer: dict[str, float] = field(default_factory=dict)
 
     @classmethod
@@ -275,6 +276,7 @@ class Thresholds:
             greeting=float(intent["greeting"]),
             about_assistant=float(intent["about_assistant"]),
             own_case_share=float(intent.get("own_case_share", 1.0)),
+            plain_injection=float(intent.get("plain_injection", 1.0)),
             answer={k: float(v) for k, v in (data.get("answer") or {}).items()},
         )
 
@@ -630,7 +632,7 @@ def decide_intent(
     hit = floor.crisis_hit(normalised)
     injection_rule = floor.injection_hit(normalised)
     urgency = _urgency(text, vector, probs, model, thresholds)
-    plainly_injection = _plainly_injection(injection_rule, probs)
+    plainly_injection = _plainly_injection(injection_rule, probs, thresholds)
     if hit or (urgency >= thresholds.urgency and not plainly_injection):
         # Crisis wins over every other reading (but a plain injection, see _plainly_injection): a false
         # alarm costs seconds, a missed one much more.
@@ -672,14 +674,20 @@ def decide_intent(
     )
 
 
-def _plainly_injection(injection_rule: str | None, probs: dict[str, float]) -> bool:
-    """An injection floor rule fired and the model, too, reads an injection rather than a crisis.
+def _plainly_injection(injection_rule: str | None, probs: dict[str, float], thresholds: Thresholds) -> bool:
+    """The model reads an injection rather than a crisis, and an injection floor rule fired or the
+    model is sure of it (``plain_injection``).
 
     Then the urgency model's reading does not make it a crisis ("Ignore all previous
-    instructions" alone read as urgent at 0.85 once its crisis probability passed 0.10). A crisis
-    floor rule still wins, and so does the model when it reads a crisis more than an injection.
+    instructions" alone read as urgent at 0.85 once its crisis probability passed 0.10), nor does
+    one sentence of it: the urgency model never learns injections, and public jailbreaks full of
+    "now", "kill" and "never refuse" read as urgent. A crisis floor rule still wins, and so does
+    the model when it reads a crisis more than an injection.
     """
-    return injection_rule is not None and probs.get("injection", 0.0) > _crisis_probability(probs)
+    injection = probs.get("injection", 0.0)
+    if injection <= _crisis_probability(probs):
+        return False
+    return injection_rule is not None or injection >= thresholds.plain_injection
 
 
 def _care_route(probs: dict[str, float], thresholds: Thresholds) -> str:
