@@ -758,6 +758,13 @@ def test_no_floor_rule_fires_on_a_row_it_must_not_decide() -> None:
         ("Mor svarer ikke i telefonen om aftenen, og hun trækker vejret mærkeligt, når hun sover.", False),
         ("Dad doesn't answer his phone and when he's on the stairs he's gasping a bit.", False),
         ("Hemtjänsten svarar inte på mina mejl och mamma andas tungt och konstigt i trappor.", False),
+        # saved-up pills to be taken tonight, in the infinitive and with the Danish "i nat"; not a daily
+        # dose "as usual", nor old pills taken along to be thrown out
+        ("Min nabo har gemt sine sovepiller i ugevis og siger, hun vil tage dem i nat.", True),
+        ("Jag har sparat mina sömntabletter sedan i somras och tänker ta dem ikväll.", True),
+        ("Mamma har spart på sovetablettene i flere uker og skal ta dem i kveld.", True),
+        ("Pappa har samlat sina tabletter i en burk och ska ta dem ikväll som vanligt.", False),
+        ("My dad has saved all his old pills in a bag. Can the nurse take them along tonight?", False),
     ],
 )
 def test_the_floor_reads_a_crisis_now_and_not_its_near_misses(text: str, fires: bool) -> None:
