@@ -765,6 +765,20 @@ def test_no_floor_rule_fires_on_a_row_it_must_not_decide() -> None:
         ("Mamma har spart på sovetablettene i flere uker og skal ta dem i kveld.", True),
         ("Pappa har samlat sina tabletter i en burk och ska ta dem ikväll som vanligt.", False),
         ("My dad has saved all his old pills in a bag. Can the nurse take them along tonight?", False),
+        # forms people type: "I'll", "she'll", "I've", "he's", "kommer til å", the Swedish "mej" and
+        # "slutat att"; not an idiom, life taken back, an overdose or a stop years ago, "unconscious of"
+        ("i can't do this anymore. i'll kill myself tonight", True),
+        ("My mum says she'll kill herself if they move her to the care home", True),
+        ("i've taken an overdose", True),
+        ("he's unconscious on the kitchen floor", True),
+        ("Mamma har slutat att andas!", True),
+        ("jag ska ta livet av mej", True),
+        ("jeg kommer til å ta livet mitt i kveld", True),
+        ("I'll kill myself laughing if the new care home really opens on time", False),
+        ("jag kommer att ta mitt liv tillbaka efter flytten", False),
+        ("Pappa slutade andas under en operation för två år sedan, men nu mår han bra.", False),
+        ("He's overdosed twice in the past, years ago, and he's clean now.", False),
+        ("She's unconscious of how rude she sounds to the carers.", False),
     ],
 )
 def test_the_floor_reads_a_crisis_now_and_not_its_near_misses(text: str, fires: bool) -> None:
